@@ -1,0 +1,101 @@
+"""The one settings object. Every value comes from `DOCMILL_*` variables or `.env`."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOCMILL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    secret_key: str | None = None
+
+    # Uploads
+    max_upload_mb: int = 200
+    max_pages: int = 2000
+    max_image_pixels: int = 120_000_000
+    upload_url_timeout_s: float = 30.0
+    upload_url_max_redirects: int = 5
+    upload_url_allow_hosts: CommaList = Field(default_factory=list)
+
+    # Jobs
+    job_runner: Literal["local", "celery"] = "local"
+    job_concurrency: int = 2
+    engine_workers: int = 2
+    job_heartbeat_s: float = 10.0
+    job_lease_s: float = 60.0
+    job_sweep_s: float = 5.0
+    default_engine: str = "local"
+    extra_engines: CommaList = Field(default_factory=list)
+
+    # Accounts
+    registration: Literal["open", "closed"] = "open"
+    token_ttl_minutes: int = 60 * 24
+    media_url_ttl_s: int = 3600 * 24
+
+    # HTTP
+    cors_origins: CommaList = Field(default_factory=list)
+    public_base_url: str = ""
+
+    # Optional services
+    redis_url: str | None = None
+
+    _split = field_validator(
+        "upload_url_allow_hosts", "extra_engines", "cors_origins", mode="before"
+    )(_split_commas)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'docmill.db').resolve()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The secret for tokens and signed URLs: the setting, else one kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        tmp = key_file.with_suffix(".tmp")
+        tmp.write_text(key)
+        tmp.chmod(0o600)
+        tmp.replace(key_file)
+        return key
+
+    def prepare_dirs(self) -> None:
+        for folder in (self.data_dir, self.blob_dir, self.tmp_dir):
+            folder.mkdir(parents=True, exist_ok=True)
