@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 
 from docmill.config import Settings
+from tests.support.monkeyocr import monkeyocr  # noqa: F401  (fixture)
 from tests.support.server import LiveServer, live_server
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
