@@ -51,6 +51,10 @@ class Services:
             runner = LocalJobRunner(tasks)
             tasks.runner = runner
             await runner.start()
+        if settings.monkeyocr_url:
+            from docmill.engines.monkeyocr import configure_engine
+
+            configure_engine(settings)
         results = ResultReader(settings, blobs)
         return cls(settings, db, sessions, blobs, events, tasks, results, runner, metrics)
 
@@ -58,4 +62,8 @@ class Services:
         if self.runner is not None:
             await self.runner.stop()
         await self.events.close()
+        if self.settings.monkeyocr_url:
+            from docmill.engines.monkeyocr import close_shared_clients
+
+            await close_shared_clients()
         await self.db.dispose()

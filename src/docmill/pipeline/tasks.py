@@ -97,6 +97,10 @@ class TaskService:
                 engine_spec(engine, tuple(self.settings.extra_engines))
             except UnknownEngine as exc:
                 raise InvalidInput(f"Unknown engine '{engine}'.", code="unknown_engine") from exc
+            if engine == "monkeyocr" and not self.settings.monkeyocr_url:
+                raise InvalidInput(
+                    "The engine 'monkeyocr' is not enabled on this server.", code="unknown_engine"
+                )
             check = await asyncio.to_thread(
                 check_file,
                 received.path,

@@ -46,6 +46,11 @@ async def ready(services: ServicesDep) -> JSONResponse:
     except Exception as exc:  # any failure means "not ready", reported as such
         checks["database"] = f"error: {type(exc).__name__}"
     checks["job_runner"] = "ok" if services.runner is not None else "off"
+    if services.settings.monkeyocr_url:
+        from docmill.engines.monkeyocr import check_health
+
+        healthy = await check_health(services.settings)
+        checks["monkeyocr"] = "ok" if healthy else "error: unreachable or unhealthy"
     ready = all(value in ("ok", "off") for value in checks.values())
     body = (
         ok({"ready": ready, "checks": checks})
