@@ -55,15 +55,15 @@ def is_cjk(char: str) -> bool:
     return any(low <= code <= high for low, high in _CJK_RANGES)
 
 
-_HYPHENATED_END = re.compile(r"[^\W\d_]-$")
+_HYPHENATED_END = re.compile(r"[^\W_]-$")
 
 
 def join_lines(texts: Sequence[str]) -> str:
     """The text of wrapped lines joined into one paragraph.
 
-    A word hyphenated at a line end is joined back ("exam-" + "ple" -> "example") when the
-    next line starts with a lowercase letter; no space goes between two CJK characters;
-    other lines are joined with one space.
+    A word hyphenated at a line end is joined back ("exam-" + "ple" -> "example"; before
+    anything but a lowercase letter the hyphen stays: "Anglo-Saxon"); no space goes
+    between two CJK characters; other lines are joined with one space.
     """
     result = ""
     for raw in texts:
@@ -72,8 +72,9 @@ def join_lines(texts: Sequence[str]) -> str:
             continue
         if not result:
             result = text
-        elif _HYPHENATED_END.search(result) and text[0].islower():
-            result = result[:-1] + text
+        elif _HYPHENATED_END.search(result):
+            # "exam-" + "ple" is one word split in two; "Anglo-" + "Saxon" keeps its hyphen.
+            result = (result[:-1] if text[0].islower() else result) + text
         elif is_cjk(result[-1]) and is_cjk(text[0]):
             result += text
         else:

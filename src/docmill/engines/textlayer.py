@@ -23,8 +23,8 @@ MIN_MAPPED_SHARE = 0.5
 # A horizontal gap wider than this many font sizes ends a line segment (column gutters,
 # table cells); word spaces in justified text stay well below it.
 SEGMENT_GAP = 1.5
-# A gap wider than this many font sizes between two non-CJK glyphs is a word space even if
-# the PDF has no space character there.
+# A gap wider than this many font sizes between the advance boxes of two non-CJK glyphs is
+# a word space even if the PDF has no space character there.
 WORD_GAP = 0.25
 
 
@@ -117,6 +117,7 @@ def _font_size(textpage: pdfium.PdfTextPage, index: int) -> float:
 class _LineBuilder:
     boxes: list[BBox]
     sizes: list[float]
+    advance: float  # right edge of the last glyph's advance box
     text: str = ""
     pending_space: bool = False
 
@@ -124,8 +125,7 @@ class _LineBuilder:
         return Line(union_bbox(self.boxes), self.text, statistics.median(self.sizes))
 
 
-def _continues(builder: _LineBuilder, box: BBox, size: float) -> bool:
-    last = builder.boxes[-1]
+def _continues(builder: _LineBuilder, box: BBox, loose: BBox, size: float) -> bool:
     line_top = min(b[1] for b in builder.boxes)
     line_bottom = max(b[3] for b in builder.boxes)
     overlap = min(line_bottom, box[3]) - max(line_top, box[1])
@@ -135,7 +135,7 @@ def _continues(builder: _LineBuilder, box: BBox, size: float) -> bool:
     if height <= 0 and not line_top - size <= box[1] <= line_bottom + size:
         return False
     scale = max(size, builder.sizes[-1])
-    gap = box[0] - last[2]
+    gap = loose[0] - builder.advance
     return -0.5 * scale <= gap <= SEGMENT_GAP * scale
 
 
@@ -162,7 +162,11 @@ def extract_page_lines(page: pdfium.PdfPage) -> list[Line]:
                 if 0xDC00 <= low <= 0xDFFF:
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     index += 1
-            if code in (0x0A, 0x0D, 0x02):
+            if code == 0x02:
+                # PDFium reports a hyphen at a line end as STX; keep it as a hyphen so
+                # join_lines can undo the word split.
+                code = 0x2D
+            if code in (0x0A, 0x0D):
                 if builder is not None:
                     lines.append(builder.line())
                     builder = None
@@ -173,14 +177,15 @@ def extract_page_lines(page: pdfium.PdfPage) -> list[Line]:
                 continue
             char = chr(code)
             box = frame.box(*textpage.get_charbox(current))
+            loose = frame.box(*textpage.get_charbox(current, loose=True))
             size = _font_size(textpage, current)
-            if builder is not None and not _continues(builder, box, size):
+            if builder is not None and not _continues(builder, box, loose, size):
                 lines.append(builder.line())
                 builder = None
             if builder is None:
-                builder = _LineBuilder([box], [size], char)
+                builder = _LineBuilder([box], [size], loose[2], char)
                 continue
-            gap = box[0] - builder.boxes[-1][2]
+            gap = loose[0] - builder.advance
             needs_space = builder.pending_space or (
                 gap > WORD_GAP * size and not (is_cjk(char) and is_cjk(builder.text[-1]))
             )
@@ -188,6 +193,7 @@ def extract_page_lines(page: pdfium.PdfPage) -> list[Line]:
             builder.pending_space = False
             builder.boxes.append(box)
             builder.sizes.append(size)
+            builder.advance = loose[2]
         if builder is not None:
             lines.append(builder.line())
     finally:
