@@ -44,8 +44,7 @@ class NoTextLayer(EngineError):
 
     def __init__(self, page_index: int) -> None:
         super().__init__(
-            f"page {page_index + 1} has no text layer (it looks scanned); "
-            "the OCR engine is needed"
+            f"page {page_index + 1} has no text layer (it looks scanned); the OCR engine is needed"
         )
         self.page_index = page_index
 

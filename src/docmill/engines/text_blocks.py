@@ -95,14 +95,23 @@ def blocks_from_lines(
     """
     marks = furniture or {}
     body = order_lines([line for i, line in enumerate(lines) if i not in marks])
-    headers = [Block(id="", page=page, order=0, type="header", bbox=lines[i].bbox,
-                     text=lines[i].text.strip()) for i in sorted(marks) if marks[i] == "header"]
-    footers = [Block(id="", page=page, order=0, type="footer", bbox=lines[i].bbox,
-                     text=lines[i].text.strip()) for i in sorted(marks) if marks[i] == "footer"]
-    headers.sort(key=lambda b: (b.bbox[1], b.bbox[0]))
-    footers.sort(key=lambda b: (b.bbox[1], b.bbox[0]))
+    headers = _furniture_blocks(lines, marks, "header", page)
+    footers = _furniture_blocks(lines, marks, "footer", page)
     paragraphs = [paragraph_block(group, page, profile) for group in group_paragraphs(body)]
     return number_blocks([*headers, *paragraphs, *footers])
+
+
+def _furniture_blocks(
+    lines: Sequence[Line], marks: Mapping[int, FurnitureKind], kind: FurnitureKind, page: int
+) -> list[Block]:
+    chosen = sorted(
+        (lines[i] for i, mark in marks.items() if mark == kind),
+        key=lambda line: (line.bbox[1], line.bbox[0]),
+    )
+    return [
+        Block(id="", page=page, order=0, type=kind, bbox=line.bbox, text=line.text.strip())
+        for line in chosen
+    ]
 
 
 def number_blocks(blocks: Sequence[Block], start: int = 0) -> list[Block]:
