@@ -22,7 +22,7 @@ from docmill.engines.layout_text import (
 TITLE_SIZE_RATIO = 1.15
 # Titles are short: at most this many lines and characters.
 TITLE_MAX_LINES = 4
-TITLE_MAX_CHARS = 200
+TITLE_MAX_CHARS = 120
 MAX_TITLE_LEVEL = 6
 
 _BULLET_MARK = re.compile(r"^\s*(?:[•●○◦▪■□▸►‣⁃∙·\-–—*]|[\ue000-\uf8ff])\s*")
@@ -63,6 +63,16 @@ def _escape_start(text: str) -> str:
     return "\\" + text if _MARKDOWN_START.match(text) else text
 
 
+def _looks_like_title(text: str, line_count: int) -> bool:
+    # Big text that wraps a lot, continues a sentence or trails off is emphasis, not a title.
+    return (
+        line_count <= TITLE_MAX_LINES
+        and len(text) <= TITLE_MAX_CHARS
+        and not text[0].islower()
+        and not text.endswith((",", "，", ";", "；", "、"))
+    )
+
+
 def paragraph_block(lines: Sequence[Line], page: int, profile: FontProfile) -> Block:
     """One Block for a paragraph's lines: a title, a list item or text."""
     text = join_lines([line.text for line in lines])
@@ -70,7 +80,7 @@ def paragraph_block(lines: Sequence[Line], page: int, profile: FontProfile) -> B
     bbox = union_bbox([line.bbox for line in lines])
     level = profile.title_level(size)
     block_type: BlockType = "text"
-    if level is not None and len(lines) <= TITLE_MAX_LINES and len(text) <= TITLE_MAX_CHARS:
+    if level is not None and _looks_like_title(text, len(lines)):
         block_type = "title"
         text = _BULLET_MARK.sub("", text, count=1) if _PRIVATE_GLYPH.match(text) else text
     elif starts_list_item(text):

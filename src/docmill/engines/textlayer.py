@@ -117,7 +117,7 @@ def _font_size(textpage: pdfium.PdfTextPage, index: int) -> float:
 class _LineBuilder:
     boxes: list[BBox]
     sizes: list[float]
-    advance: float  # right edge of the last glyph's advance box
+    loose: BBox  # advance box of the last glyph (font ascent to descent, full advance)
     text: str = ""
     pending_space: bool = False
 
@@ -125,26 +125,28 @@ class _LineBuilder:
         return Line(union_bbox(self.boxes), self.text, statistics.median(self.sizes))
 
 
-def _continues(builder: _LineBuilder, box: BBox, loose: BBox, size: float) -> bool:
-    line_top = min(b[1] for b in builder.boxes)
-    line_bottom = max(b[3] for b in builder.boxes)
-    overlap = min(line_bottom, box[3]) - max(line_top, box[1])
-    height = min(line_bottom - line_top, box[3] - box[1])
-    if height > 0 and overlap < 0.3 * height:
-        return False
-    if height <= 0 and not line_top - size <= box[1] <= line_bottom + size:
-        return False
+def _continues(builder: _LineBuilder, loose: BBox, size: float) -> bool:
+    # Advance boxes, not tight glyph boxes: an apostrophe or a period has a tight box that
+    # does not overlap the letters next to it, but all share the font's ascent and descent.
+    last = builder.loose
+    overlap = min(last[3], loose[3]) - max(last[1], loose[1])
+    height = min(last[3] - last[1], loose[3] - loose[1])
     scale = max(size, builder.sizes[-1])
-    gap = loose[0] - builder.advance
+    if height > 0:
+        if overlap < 0.5 * height:
+            return False
+    elif abs(loose[3] - last[3]) > 0.5 * scale:
+        return False
+    gap = loose[0] - last[2]
     return -0.5 * scale <= gap <= SEGMENT_GAP * scale
 
 
 def extract_page_lines(page: pdfium.PdfPage) -> list[Line]:
     """The page's text as lines (in content order), with boxes and font sizes.
 
-    A line is cut where the PDF breaks it, where the text moves to another baseline or back
-    to the left, and at gaps wider than `SEGMENT_GAP` font sizes (so two columns written
-    line by line across the page still come out as separate lines).
+    A line is cut where the text moves to another baseline or back to the left, and at gaps
+    wider than `SEGMENT_GAP` font sizes (so two columns written line by line across the page
+    still come out as separate lines).
     """
     frame = PageFrame.of(page)
     textpage = page.get_textpage()
@@ -167,9 +169,8 @@ def extract_page_lines(page: pdfium.PdfPage) -> list[Line]:
                 # join_lines can undo the word split.
                 code = 0x2D
             if code in (0x0A, 0x0D):
-                if builder is not None:
-                    lines.append(builder.line())
-                    builder = None
+                # PDFium also breaks lines where a new text object starts mid-line; the
+                # geometry below decides where lines really end.
                 continue
             if not _is_text_char(code):
                 if builder is not None and code in (0x20, 0x09, 0xA0, 0x3000):
@@ -179,13 +180,13 @@ def extract_page_lines(page: pdfium.PdfPage) -> list[Line]:
             box = frame.box(*textpage.get_charbox(current))
             loose = frame.box(*textpage.get_charbox(current, loose=True))
             size = _font_size(textpage, current)
-            if builder is not None and not _continues(builder, box, loose, size):
+            if builder is not None and not _continues(builder, loose, size):
                 lines.append(builder.line())
                 builder = None
             if builder is None:
-                builder = _LineBuilder([box], [size], loose[2], char)
+                builder = _LineBuilder([box], [size], loose, char)
                 continue
-            gap = loose[0] - builder.advance
+            gap = loose[0] - builder.loose[2]
             needs_space = builder.pending_space or (
                 gap > WORD_GAP * size and not (is_cjk(char) and is_cjk(builder.text[-1]))
             )
@@ -193,7 +194,7 @@ def extract_page_lines(page: pdfium.PdfPage) -> list[Line]:
             builder.pending_space = False
             builder.boxes.append(box)
             builder.sizes.append(size)
-            builder.advance = loose[2]
+            builder.loose = loose
         if builder is not None:
             lines.append(builder.line())
     finally:
