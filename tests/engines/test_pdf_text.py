@@ -228,3 +228,10 @@ def test_not_a_pdf_is_refused(tmp_path: Path) -> None:
     path.write_text("just text")
     with pytest.raises(EngineError, match="not a PDF"):
         PdfTextEngine().convert(path, tmp_path, ConvertOptions())
+
+
+def test_line_split_over_text_objects_stays_one_line(tmp_path: Path) -> None:
+    sample = pdfgen.split_objects_pdf()
+    document = convert(sample, tmp_path)
+
+    assert [block.text for block in document.blocks] == list(sample.paragraphs)

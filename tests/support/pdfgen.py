@@ -294,3 +294,20 @@ def png_bytes() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (32, 16), (255, 255, 255)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def split_objects_pdf() -> SamplePdf:
+    """One line drawn as three text objects ("one", "’", "s ..."); it must stay one line."""
+    pieces = ("Claims in one", "\u2019", "s self-interest are credible.")
+    buffer = io.BytesIO()
+    canvas = _canvas(buffer)
+    x = MARGIN
+    for piece in pieces:
+        text = canvas.beginText(x, PAGE_HEIGHT - 120)
+        text.setFont(BODY_FONT, BODY_SIZE)
+        text.textOut(piece)
+        canvas.drawText(text)
+        x += pdfmetrics.stringWidth(piece, BODY_FONT, BODY_SIZE)
+    canvas.showPage()
+    canvas.save()
+    return SamplePdf(buffer.getvalue(), paragraphs=("".join(pieces),))
