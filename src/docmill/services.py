@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from docmill.config import Settings
 from docmill.events import EventBus, LocalEventBus
+from docmill.pipeline.language import LanguageServices
 from docmill.pipeline.results import ResultReader
 from docmill.pipeline.tasks import JobRunner, TaskService
 from docmill.store import migrate
@@ -26,6 +27,7 @@ class Services:
     tasks: TaskService
     results: ResultReader
     runner: JobRunner | None
+    language: LanguageServices
 
     @classmethod
     async def start(cls, settings: Settings, *, run_jobs: bool = True) -> Services:
@@ -47,9 +49,13 @@ class Services:
             tasks.runner = runner
             await runner.start()
         results = ResultReader(settings, blobs)
-        return cls(settings, db, sessions, blobs, events, tasks, results, runner)
+        language = await LanguageServices.start(
+            settings, db, sessions, blobs, events, results, resume_jobs=run_jobs
+        )
+        return cls(settings, db, sessions, blobs, events, tasks, results, runner, language)
 
     async def close(self) -> None:
+        await self.language.close()
         if self.runner is not None:
             await self.runner.stop()
         await self.events.close()

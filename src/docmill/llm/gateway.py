@@ -19,25 +19,23 @@ import httpx
 
 from docmill.cache import Cache, completion_key
 from docmill.config import Settings
+from docmill.errors import DocmillError
 
 # Statuses worth another try: the upstream may answer differently in a moment.
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
-class LLMError(Exception):
+class LLMError(DocmillError):
     """Base of the gateway's errors; `code` is a stable error code for the API envelope."""
 
     code = "llm_error"
-    status_code = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    status_code = 502
 
 
 class LLMNotConfigured(LLMError):
     code = "llm_not_configured"
     status_code = 503
+    headers = {"Retry-After": "300"}
 
 
 class ModelNotAllowed(LLMError):
@@ -196,6 +194,10 @@ class LLMGateway:
     @property
     def configured(self) -> bool:
         return self._client is not None
+
+    def ensure_configured(self) -> None:
+        """Raises LLMNotConfigured (saying which setting to set) when there is no LLM."""
+        self._require_client()
 
     def _require_client(self) -> httpx.AsyncClient:
         if self._client is None:

@@ -1,36 +1,26 @@
 """The `cache_entries` table (level 3 of the cache) and its SQLAlchemy key-value store.
 
-The table sits on its own `MetaData` until the ORM models exist; the migration owns
-its creation in production, `create_cache_table` is for tests and first start-up.
+The table is on the ORM's metadata (migration 0002 creates it); `create_cache_table`
+is for tests that use the cache without the rest of the schema.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Index,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    delete,
-    select,
-)
+from sqlalchemy import Column, Index, LargeBinary, String, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-metadata = MetaData()
+from docmill.store.models import Base, UTCDateTime
 
 cache_entries = Table(
     "cache_entries",
-    metadata,
+    Base.metadata,
     Column("key", String(255), primary_key=True),
     Column("value", LargeBinary, nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_cache_entries_expires_at", "expires_at"),
 )
 
@@ -42,7 +32,7 @@ def _now() -> datetime:
 async def create_cache_table(engine: AsyncEngine) -> None:
     """Create `cache_entries` if it does not exist yet."""
     async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all, tables=[cache_entries])
+        await conn.run_sync(Base.metadata.create_all, tables=[cache_entries])
 
 
 class SqlKeyValueStore:

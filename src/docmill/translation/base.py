@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from docmill.errors import DocmillError, InvalidInput
 
-class TranslationError(Exception):
+LANG_CODE = re.compile(r"^(auto|[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?)$")
+
+
+class TranslationError(DocmillError):
     """Base of translation errors; `code`/`status_code` feed the API error envelope."""
 
     code = "translation_error"
-    status_code = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    status_code = 502
 
 
 class TranslatorNotConfigured(TranslationError):
     code = "translator_not_configured"
     status_code = 503
+    headers = {"Retry-After": "300"}
 
 
 class UnknownEngine(TranslationError):
@@ -62,3 +64,14 @@ class Translator(Protocol):
     async def languages(self) -> list[LanguagePair]:
         """The supported (source, target) pairs. Raises TranslationFailed."""
         ...
+
+
+def check_lang(code: str, field: str, allow_auto: bool = False) -> str:
+    """`code` if it is a language code ('en', 'zh-TW'; 'auto' when allowed). Raises InvalidInput."""
+    if not LANG_CODE.match(code) or (code == "auto" and not allow_auto):
+        raise InvalidInput(
+            f"'{field}' must be a language code such as 'en', 'fr' or 'zh-TW'"
+            + (" (or 'auto')." if allow_auto else "."),
+            code="invalid_language",
+        )
+    return code
