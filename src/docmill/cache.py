@@ -282,13 +282,11 @@ class Cache:
                 await level.aclose()
 
 
-def build_cache(
-    settings: Settings, store: KeyValueStore | None, redis_prefix: str = "docmill:cache:"
-) -> Cache:
-    """L1 always; L2 when `redis_url` is set; L3 when a store is given."""
+def build_cache(settings: Settings, store: KeyValueStore | None) -> Cache:
+    """L1 always; L2 when `redis_url` is set; L3 when a store is given. No I/O here."""
     levels: list[CacheLevel] = [MemoryLevel(settings.cache_l1_size, settings.cache_ttl_s)]
     if settings.redis_url:
-        levels.append(RedisLevel.from_url(settings.redis_url, prefix=redis_prefix))
+        levels.append(RedisLevel.from_url(settings.redis_url, prefix=settings.cache_redis_prefix))
     if store is not None:
         levels.append(StoreLevel(store))
     return Cache(levels, default_ttl_s=settings.cache_ttl_s)

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     # LLM gateway and translation (off until llm_base_url or mt_url is set)
     llm_base_url: str | None = None  # OpenAI-compatible, e.g. http://host:8000/v1
     llm_api_key: str | None = None
-    llm_models: CommaList = Field(default_factory=list)  # allow-list; empty = default only
+    llm_models: CommaList = Field(default_factory=list)  # allow-list (+ the default model)
     llm_default_model: str | None = None
     llm_max_tokens: int = 4096  # cap applied to every request's max_tokens
     llm_concurrency: int = 8  # upstream requests in flight, per process
@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     translate_retries: int = 3
     cache_l1_size: int = 10_000  # entries kept in process
     cache_ttl_s: int = 30 * 24 * 3600
+    cache_redis_prefix: str = "docmill:cache:"  # keys in Redis (L2) start with this
 
     _split = field_validator(
         "upload_url_allow_hosts", "extra_engines", "cors_origins", "llm_models", mode="before"
