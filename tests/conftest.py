@@ -46,7 +46,7 @@ async def _postgres_database() -> str:
     name = f"docmill_test_{uuid.uuid4().hex[:12]}"
     try:
         admin = await asyncpg.connect(_raw_dsn(POSTGRES_URL), timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         service_missing(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,7 +11,7 @@ import pytest
 from tests.conftest import SettingsFactory, register, upload_bytes, wait_for_status
 from tests.support.documents import text_pdf
 from tests.support.engines import DELAY_ENV, RUNS_FILE_ENV
-from tests.support.server import free_port, live_server
+from tests.support.server import live_server, server_process
 
 PAGES = [[f"Page {n} of a slow document."] for n in range(1, 9)]
 
@@ -132,43 +128,13 @@ async def test_task_of_a_killed_server_is_requeued(
 ) -> None:
     """kill -9 the server process mid-task; a new server finishes the task."""
     settings = make_settings(default_engine="slow", job_lease_s=1.0)
-    env = os.environ | {
-        "DOCMILL_DATA_DIR": str(settings.data_dir),
-        "DOCMILL_SECRET_KEY": settings.secret_key or "",
-        "DOCMILL_DEFAULT_ENGINE": "slow",
-        "DOCMILL_EXTRA_ENGINES": ",".join(settings.extra_engines),
-        "PYTHONPATH": os.pathsep.join([str(Path.cwd()), str(Path.cwd() / "src")]),
-    }
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "docmill.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(200):
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+    with server_process(settings) as (_, base_url):
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             token = await register(client)
             client.headers["Authorization"] = f"Bearer {token}"
             task_id = (await upload_bytes(client, text_pdf(PAGES))).json()["data"]["id"]
             await wait_for_pages(client, task_id, 1)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    # The process group got SIGKILL: the task is left `processing` with a stale lease.
 
     async with live_server(settings) as live, live.client() as client:
         client.headers["Authorization"] = f"Bearer {token}"

@@ -13,7 +13,7 @@ def text_pdf(pages: list[list[str]], *, title: str | None = None) -> bytes:
     """A born-digital PDF: an optional title on page 1, then each page's lines."""
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A5)
-    width, height = A5
+    height = A5[1]
     for number, lines in enumerate(pages):
         y = height - 60
         if title and number == 0:
