@@ -178,7 +178,7 @@ async def wait_for_translation(
 async def test_document_translation_in_the_background(
     make_settings: SettingsFactory, fake_upstream: FakeUpstream
 ) -> None:
-    settings = translate_settings(make_settings, fake_upstream, default_engine="pdf_text")
+    settings = translate_settings(make_settings, fake_upstream, default_engine="slow")
     pdf = text_pdf([["The quick brown fox.", "Second line here."]], title="Report")
     async with live_server(settings) as live, live.client() as client:
         await authorized(client)
@@ -225,7 +225,7 @@ async def test_document_translation_in_the_background(
 async def test_document_translation_needs_a_completed_task(
     make_settings: SettingsFactory, fake_upstream: FakeUpstream
 ) -> None:
-    settings = translate_settings(make_settings, fake_upstream, default_engine="pdf_text")
+    settings = translate_settings(make_settings, fake_upstream, default_engine="slow")
     pdf = text_pdf([["Nothing yet."]])
     async with live_server(settings, run_jobs=False) as live, live.client() as client:
         await authorized(client)
