@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 
@@ -9,7 +10,9 @@ import pytest
 from redis import asyncio as aioredis
 
 from docmill.cache import Cache, MemoryLevel, RedisLevel, StoreLevel, make_key
+from docmill.store import migrate
 from docmill.store.cache_table import SqlKeyValueStore
+from docmill.store.db import create_engine
 
 
 class Clock:
@@ -162,3 +165,20 @@ async def test_redis_is_tried_again_after_the_rest_period() -> None:
     assert await level.get("k") is None
     assert level.errors == 2
     await level.aclose()
+
+
+async def test_sql_store_on_each_database_after_migration(database_url: str) -> None:
+    await asyncio.to_thread(migrate.upgrade, database_url)
+    engine = create_engine(database_url, pool_size=2)
+    store = SqlKeyValueStore(engine)
+    try:
+        await store.set("k", b"\x00binary\xff", 60)
+        await store.set("k", b"replaced", 60)
+        await store.set("gone", b"x", -1)
+        assert await store.get("k") == b"replaced"
+        assert await store.get("gone") is None
+        assert await store.purge_expired() == 1
+        await store.delete("k")
+        assert await store.get("k") is None
+    finally:
+        await engine.dispose()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,6 +11,7 @@ import pytest
 from docmill.config import Settings
 from docmill.devtools.fake_llm import FakeUpstream
 from tests.conftest import SettingsFactory, register
+from tests.support.polling import wait_until
 from tests.support.server import live_server
 
 HELLO = {"messages": [{"role": "user", "content": "hello brave new world"}]}
@@ -29,14 +27,6 @@ def llm_settings(make_settings: SettingsFactory, upstream: FakeUpstream, **extra
         llm_max_request_kb=4,
         **extra,
     )
-
-
-async def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_without_an_llm_the_routes_say_what_to_set(make_settings: SettingsFactory) -> None:

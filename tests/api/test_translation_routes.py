@@ -11,6 +11,7 @@ from docmill.config import Settings
 from docmill.devtools.fake_llm import FakeUpstream
 from tests.conftest import SettingsFactory, register, upload_bytes, wait_for_status
 from tests.support.documents import text_pdf
+from tests.support.polling import wait_until
 from tests.support.server import live_server
 
 
@@ -235,3 +236,28 @@ async def test_document_translation_needs_a_completed_task(
         )
     assert response.status_code == 409
     assert response.json()["error"] == "task_not_ready"
+
+
+async def test_unfinished_document_translation_resumes_after_a_restart(
+    make_settings: SettingsFactory, fake_upstream: FakeUpstream
+) -> None:
+    settings = translate_settings(make_settings, fake_upstream, default_engine="slow")
+    pdf = text_pdf([["Stopped halfway."]])
+    async with live_server(settings) as live, live.client() as client:
+        token = await register(client)
+        client.headers["Authorization"] = f"Bearer {token}"
+        task = (await upload_bytes(client, pdf, "halfway.pdf")).json()["data"]
+        assert (await wait_for_status(client, task["id"], ("completed",)))["status"]
+        fake_upstream.state.latency_s = 1.0
+        accepted = await client.post(
+            f"/api/tasks/{task['id']}/translate", json={"target_lang": "ja"}
+        )
+        assert accepted.status_code == 202
+        await wait_until(lambda: fake_upstream.state.in_flight == 1)
+    # Stopped with the translation in flight; the next start picks it up.
+    fake_upstream.state.latency_s = 0
+    async with live_server(settings) as live, live.client() as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        translation = await wait_for_translation(client, task["id"], "ja")
+    assert translation["status"] == "completed"
+    assert translation["blocks"][0]["content"] == "STOPPED HALFWAY."

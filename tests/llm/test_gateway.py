@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -22,6 +21,7 @@ from docmill.llm.gateway import (
     UpstreamError,
 )
 from docmill.store.cache_table import SqlKeyValueStore
+from tests.support.polling import wait_until
 
 HELLO = {"messages": [{"role": "user", "content": "hello brave new world"}]}
 
@@ -45,14 +45,6 @@ async def gateway(fake_upstream: FakeUpstream) -> AsyncIterator[LLMGateway]:
     gw = LLMGateway(config_for(fake_upstream))
     yield gw
     await gw.aclose()
-
-
-async def wait_until(condition: object, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def events(stream: ChatStream) -> list[str]:
