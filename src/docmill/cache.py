@@ -182,7 +182,9 @@ class RedisLevel:
             self._failed(exc)
             return None
         self._succeeded()
-        return bytes(value) if value is not None else None
+        if value is None:
+            return None
+        return value if isinstance(value, bytes) else str(value).encode()
 
     async def set(self, key: str, value: bytes, ttl_s: float | None) -> None:
         if not self.available:

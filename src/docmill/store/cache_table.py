@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Column, Index, LargeBinary, String, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.dml import Insert
 
 from docmill.store.models import Base, UTCDateTime
 
@@ -60,19 +61,20 @@ class SqlKeyValueStore:
         now = _now()
         expires_at = now + timedelta(seconds=ttl_s) if ttl_s is not None else None
         row = {"key": key, "value": value, "expires_at": expires_at, "created_at": now}
+        changes = {"value": value, "expires_at": expires_at, "created_at": now}
         dialect = self._engine.dialect.name
+        upsert: Insert
+        # Both dialects spell the upsert the same way, on different Insert classes.
         if dialect == "postgresql":
             stmt = postgresql.insert(cache_entries).values(**row)
+            upsert = stmt.on_conflict_do_update(index_elements=[cache_entries.c.key], set_=changes)
         elif dialect == "sqlite":
-            stmt = sqlite.insert(cache_entries).values(**row)
+            lite = sqlite.insert(cache_entries).values(**row)
+            upsert = lite.on_conflict_do_update(index_elements=[cache_entries.c.key], set_=changes)
         else:
             raise NotImplementedError(f"cache_entries upsert is not written for {dialect}")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[cache_entries.c.key],
-            set_={"value": value, "expires_at": expires_at, "created_at": now},
-        )
         async with self._engine.begin() as conn:
-            await conn.execute(stmt)
+            await conn.execute(upsert)
 
     async def delete(self, key: str) -> None:
         """Remove `key` (no error when absent)."""

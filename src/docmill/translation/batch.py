@@ -46,7 +46,8 @@ class RetryPolicy:
 
     def delay_s(self, retry: int) -> float:
         """Backoff before retry number `retry` (0-based), with jitter against herds."""
-        return min(self.max_delay_s, self.base_delay_s * 2**retry) * random.uniform(0.5, 1.0)
+        backoff = min(self.max_delay_s, self.base_delay_s * 2.0**retry)
+        return backoff * random.uniform(0.5, 1.0)
 
 
 async def call_with_retry(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
