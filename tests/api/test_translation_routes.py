@@ -261,3 +261,18 @@ async def test_unfinished_document_translation_resumes_after_a_restart(
         translation = await wait_for_translation(client, task["id"], "ja")
     assert translation["status"] == "completed"
     assert translation["blocks"][0]["content"] == "STOPPED HALFWAY."
+
+
+async def test_oversized_batch_is_refused(
+    make_settings: SettingsFactory, fake_upstream: FakeUpstream
+) -> None:
+    settings = translate_settings(make_settings, fake_upstream)
+    items = [{"index": i, "text": "x" * 40_000} for i in range(60)]
+    async with live_server(settings, run_jobs=False) as live, live.client() as client:
+        await authorized(client)
+        response = await client.post(
+            "/api/mt/translate/batch", json={"items": items, "target_lang": "fr"}
+        )
+    assert response.status_code == 422
+    assert "limit" in response.json()["message"]
+    assert fake_upstream.state.calls == 0

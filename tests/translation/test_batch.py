@@ -218,3 +218,13 @@ async def test_failed_items_are_not_cached(
     [second] = await service.translate_batch([BatchItem(0, "once")], "en", "fr")
     assert first.translated_text is None
     assert second.translated_text == "ONCE"
+
+
+async def test_unusable_list_answer_falls_back_to_one_text_per_call(
+    gateway: LLMGateway, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.state.broken_lists = True
+    service = TranslationService(LLMTranslator(gateway, max_batch_items=5), retry=FAST_RETRY)
+    results = await service.translate_batch(items(5), "en", "fr")
+    assert [r.translated_text for r in results] == [f"ITEM {i}" for i in range(5)]
+    assert fake_upstream.state.calls == 1 + 5  # the list once (not retried), then each text

@@ -42,6 +42,7 @@ class FakeState:
     # marker -> failures left (None: always). A request whose text contains the marker fails.
     failures: dict[str, int | None] = field(default_factory=dict)
     fail_status: int = 500
+    broken_lists: bool = False  # answer JSON-list requests with plain text, as a sloppy LLM might
     calls: int = 0
     mt_calls: int = 0
     in_flight: int = 0
@@ -121,6 +122,8 @@ class FakeUpstreamApp:
             await self._json(send, state.fail_status, error)
             return
         reply = _fake_translate(content)
+        if state.broken_lists and reply.startswith("["):
+            reply = "Sure! Here are the translations: " + reply
         model = request.get("model", "")
         if request.get("stream"):
             await self._stream(model, reply, receive, send)

@@ -129,6 +129,12 @@ class DocumentTranslations:
             row = await TranslationRepository(session).start(
                 task.id, target_lang, source_lang, engine_name
             )
+        twin = self._running.get((task.id, target_lang))
+        if twin is not None and not twin.done():  # a twin request won the race
+            raise Conflict(
+                f"A translation of this task into '{target_lang}' is already running.",
+                code="translation_running",
+            )
         self._launch(_Job(task.id, task.owner_id, target_lang, source_lang, engine_name))
         await self._publish(task.owner_id, row)
         return row
@@ -156,12 +162,6 @@ class DocumentTranslations:
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
-
-    async def wait(self, task_id: str, target_lang: str) -> None:
-        """Until the job (if any) for this translation has ended (tests, CLI)."""
-        job = self._running.get((task_id, target_lang))
-        if job is not None:
-            await asyncio.gather(job, return_exceptions=True)
 
     def _launch(self, job: _Job) -> None:
         key = (job.task_id, job.target_lang)

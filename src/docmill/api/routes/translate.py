@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from docmill.api.deps import CurrentUser, LanguageDep, OwnedTask, ReadableTask
 from docmill.api.envelope import ok
@@ -19,6 +19,7 @@ router = APIRouter(tags=["translation"])
 
 MAX_TEXT_CHARS = 50_000
 MAX_BATCH_ITEMS = 10_000
+MAX_BATCH_CHARS = 2_000_000
 
 
 class TranslateRequest(BaseModel):
@@ -38,6 +39,13 @@ class BatchRequest(BaseModel):
     source_lang: str = "auto"
     target_lang: str
     engine: str | None = None
+
+    @model_validator(mode="after")
+    def bounded(self) -> BatchRequest:
+        total = sum(len(item.text) for item in self.items)
+        if total > MAX_BATCH_CHARS:
+            raise ValueError(f"the batch holds {total} characters; the limit is {MAX_BATCH_CHARS}")
+        return self
 
 
 class DocumentTranslateRequest(BaseModel):
