@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pypdfium2
 
-from docmill.document import Block, Document, EngineInfo, Page, Source
+from docmill.document import Block, Document, EngineInfo, ImageRef, Page, Source
 from docmill.engines.base import ConvertOptions, EngineError, ProgressCallback, no_progress
 
 RUNS_FILE_ENV = "DOCMILL_TEST_ENGINE_RUNS"
@@ -61,10 +61,34 @@ class SlowTextEngine:
             )
             time.sleep(delay)
             progress(index + 1, total)
+        figure = self._figure(pdf, out_dir)
         pdf.close()
+        blocks.append(
+            Block(
+                id="fig",
+                page=0,
+                order=total,
+                type="figure",
+                bbox=figure.bbox,
+                image=figure.name,
+                caption="Page one, small",
+            )
+        )
         return Document(
             source=Source(filename=path.name, pages=total),
             engine=EngineInfo(name=self.name, version=self.version),
             pages=pages,
             blocks=blocks,
+            images=[figure],
+        )
+
+    @staticmethod
+    def _figure(pdf: pypdfium2.PdfDocument, out_dir: Path) -> ImageRef:
+        """Page 1 rendered small, saved as the document's one figure."""
+        target = out_dir / "images" / "p1_figure.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pdf[0].render(scale=0.25).to_pil().save(target)
+        width, height = pdf[0].get_size()
+        return ImageRef(
+            name=target.name, page=0, bbox=(0, 0, width, height), path="images/p1_figure.png"
         )

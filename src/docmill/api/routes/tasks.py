@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from docmill.api.deps import (
     CurrentUser,
@@ -21,7 +20,8 @@ from docmill.api.deps import (
     user_from_request,
 )
 from docmill.api.envelope import ok
-from docmill.errors import Conflict, InvalidInput, NotFound
+from docmill.api.files import send_file
+from docmill.errors import Conflict, InvalidInput
 from docmill.presenters import task_view
 from docmill.security import check_signature
 from docmill.store.tasks import COMPLETED, STATUSES, Cursor, TaskRepository
@@ -142,19 +142,22 @@ async def task_preview(task: ReadableTask, services: ServicesDep) -> dict[str, A
 
 
 @router.get("/api/tasks/{task_id}/pages/{page}")
-async def task_page(task: ReadableTask, page: int, services: ServicesDep) -> FileResponse:
+async def task_page(
+    task: ReadableTask, page: int, request: Request, services: ServicesDep
+) -> Response:
     original = services.tasks.original_path(task)
     image = await services.results.page_image(task, original, page)
-    return FileResponse(image, media_type="image/png", headers={"Cache-Control": IMMUTABLE})
+    return await send_file(
+        request, image, media_type="image/png", headers={"Cache-Control": IMMUTABLE}
+    )
 
 
 @router.get("/api/files/{task_id}/original")
-async def original_file(task: ReadableTask, services: ServicesDep) -> FileResponse:
-    original = services.tasks.original_path(task)
-    if not await asyncio.to_thread(original.exists):
-        raise NotFound("The original file is missing.", code="original_missing")
-    return FileResponse(
-        original,
+async def original_file(task: ReadableTask, request: Request, services: ServicesDep) -> Response:
+    return await send_file(
+        request,
+        services.tasks.original_path(task),
+        missing="The original file is missing.",
         media_type=task.mime,
         filename=task.filename,
         content_disposition_type="inline",
@@ -164,16 +167,19 @@ async def original_file(task: ReadableTask, services: ServicesDep) -> FileRespon
 
 @router.get("/api/download/{task_id}")
 @router.head("/api/download/{task_id}", operation_id="head_download_result")
-async def download_result(task: ReadableTask, services: ServicesDep) -> FileResponse:
+async def download_result(task: ReadableTask, request: Request, services: ServicesDep) -> Response:
     if task.status != COMPLETED:
         raise Conflict(
             f"The task is {task.status}; its result is not ready.", code="task_not_ready"
         )
-    archive = services.blobs.result_zip(task.id)
-    if not await asyncio.to_thread(archive.exists):
-        raise NotFound("The result archive is missing.", code="result_missing")
     stem = PurePosixPath(task.filename).stem or "result"
-    return FileResponse(archive, media_type="application/zip", filename=f"{stem}.zip")
+    return await send_file(
+        request,
+        services.blobs.result_zip(task.id),
+        missing="The result archive is missing.",
+        media_type="application/zip",
+        filename=f"{stem}.zip",
+    )
 
 
 @router.get("/media/{task_id}/{path:path}")
@@ -191,14 +197,13 @@ async def media(
         user = await user_from_request(services, request)
         await get_readable_task(services, user, task_id)
     target, media_type = await asyncio.to_thread(services.results.media_file, task_id, path)
-    etag = hashlib.sha256(f"{task_id}/{path}".encode()).hexdigest()[:32]
-    return FileResponse(
+    return await send_file(
+        request,
         target,
         media_type=media_type,
         headers={
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": IMMUTABLE,
-            "ETag": f'"{etag}"',
             "Content-Security-Policy": "default-src 'none'",
         },
         filename=quote(PurePosixPath(path).name),
