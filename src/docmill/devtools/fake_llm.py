@@ -17,6 +17,7 @@ streams finished and streams abandoned by the client.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -268,3 +269,19 @@ class FakeUpstream:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main() -> None:
+    """`python -m docmill.devtools.fake_llm [--port N] [--latency S]`: serve in the foreground."""
+    parser = argparse.ArgumentParser(description="A fake OpenAI-compatible and MT server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
+    parser.add_argument("--chunk-delay", type=float, default=0.05, help="seconds between chunks")
+    args = parser.parse_args()
+    state = FakeState(latency_s=args.latency, chunk_delay_s=args.chunk_delay)
+    uvicorn.run(FakeUpstreamApp(state), host=args.host, port=args.port, lifespan="off")
+
+
+if __name__ == "__main__":
+    main()
