@@ -306,3 +306,15 @@ async def test_stream_errors_come_before_any_chunk(
         await gateway.stream_chat(HELLO)
     with pytest.raises(ModelNotAllowed):
         await gateway.stream_chat({**HELLO, "model": "other"})
+
+
+async def test_stream_broken_off_upstream_ends_with_an_error_event(
+    gateway: LLMGateway, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.state.stream_break_after = 2
+    stream = await gateway.stream_chat(HELLO)
+    received = await events(stream)
+    assert len(received) == 4  # two chunks, the error, [DONE]
+    error = json.loads(received[2][len("data: ") :])
+    assert "broke off" in error["error"]["message"]
+    assert received[-1] == "data: [DONE]\n\n"

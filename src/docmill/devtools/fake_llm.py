@@ -43,6 +43,7 @@ class FakeState:
     # marker -> failures left (None: always). A request whose text contains the marker fails.
     failures: dict[str, int | None] = field(default_factory=dict)
     fail_status: int = 500
+    stream_break_after: int | None = None  # drop the connection after this many chunks
     broken_lists: bool = False  # answer JSON-list requests with plain text, as a sloppy LLM might
     calls: int = 0
     mt_calls: int = 0
@@ -171,6 +172,8 @@ class FakeUpstreamApp:
                 if disconnected.is_set():
                     state.disconnects += 1
                     return
+                if number == state.stream_break_after:
+                    raise ConnectionAbortedError("injected: stream broken off")
                 chunk = {
                     "id": "chatcmpl-stream",
                     "object": "chat.completion.chunk",
