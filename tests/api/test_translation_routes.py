@@ -9,6 +9,7 @@ import httpx
 
 from docmill.config import Settings
 from docmill.devtools.fake_llm import FakeUpstream
+from docmill.store.translations import TranslationRepository
 from tests.conftest import SettingsFactory, register, upload_bytes, wait_for_status
 from tests.support.documents import text_pdf
 from tests.support.polling import wait_until
@@ -177,9 +178,11 @@ async def wait_for_translation(
 
 
 async def test_document_translation_in_the_background(
-    make_settings: SettingsFactory, fake_upstream: FakeUpstream
+    make_settings: SettingsFactory, fake_upstream: FakeUpstream, database_url: str
 ) -> None:
-    settings = translate_settings(make_settings, fake_upstream, default_engine="slow")
+    settings = translate_settings(
+        make_settings, fake_upstream, default_engine="slow", database_url=database_url
+    )
     pdf = text_pdf([["The quick brown fox.", "Second line here."]], title="Report")
     async with live_server(settings) as live, live.client() as client:
         await authorized(client)
@@ -221,6 +224,11 @@ async def test_document_translation_in_the_background(
             assert (await stranger.post(url + "e", json={"target_lang": "de"})).status_code == 404
             read = await stranger.get(url + "ion", params={"lang": "fr"})
             assert read.status_code == 404
+
+        # Deleting the task deletes its translations.
+        assert (await client.delete(f"/api/tasks/{task['id']}")).status_code == 200
+        async with live.services.sessions() as session:
+            assert await TranslationRepository(session).list_for_task(task["id"]) == []
 
 
 async def test_document_translation_needs_a_completed_task(
