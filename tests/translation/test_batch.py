@@ -228,3 +228,21 @@ async def test_unusable_list_answer_falls_back_to_one_text_per_call(
     results = await service.translate_batch(items(5), "en", "fr")
     assert [r.translated_text for r in results] == [f"ITEM {i}" for i in range(5)]
     assert fake_upstream.state.calls == 1 + 5  # the list once (not retried), then each text
+
+
+async def test_text_too_large_for_the_llm_fails_alone(fake_upstream: FakeUpstream) -> None:
+    gw = LLMGateway(
+        LLMConfig(
+            base_url=fake_upstream.openai_base_url,
+            default_model="fake-small",
+            max_request_bytes=2048,
+        )
+    )
+    try:
+        service = TranslationService(LLMTranslator(gw), retry=FAST_RETRY)
+        batch = [BatchItem(0, "short"), BatchItem(1, "long " * 1000), BatchItem(2, "fine")]
+        results = await service.translate_batch(batch, "en", "fr")
+    finally:
+        await gw.aclose()
+    assert [r.translated_text for r in results] == ["SHORT", None, "FINE"]
+    assert results[1].error and "DOCMILL_LLM_MAX_REQUEST_KB" in results[1].error

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from docmill.llm.gateway import LLMGateway, LLMNotConfigured, UpstreamError
+from docmill.llm.gateway import LLMError, LLMGateway, LLMNotConfigured, UpstreamError
 from docmill.translation.base import LanguagePair, TranslationFailed, TranslatorNotConfigured
 
 LANGUAGES: dict[str, str] = {
@@ -105,6 +105,8 @@ class LLMTranslator:
             raise TranslatorNotConfigured(exc.message) from exc
         except UpstreamError as exc:
             raise TranslationFailed(exc.message, exc.transient) from exc
+        except LLMError as exc:  # refused before sending (too large, …): this text fails
+            raise TranslationFailed(exc.message, False) from exc
 
     async def languages(self) -> list[LanguagePair]:
         """Every pair of the languages the prompt names (any model handles these)."""
