@@ -13,7 +13,7 @@ from docmill.store.translations import TranslationRepository
 from tests.conftest import SettingsFactory, register, upload_bytes, wait_for_status
 from tests.support.documents import text_pdf
 from tests.support.polling import wait_until
-from tests.support.server import live_server
+from tests.support.server import free_port, live_server
 
 
 def translate_settings(
@@ -284,3 +284,20 @@ async def test_oversized_batch_is_refused(
     assert response.status_code == 422
     assert "limit" in response.json()["message"]
     assert fake_upstream.state.calls == 0
+
+
+async def test_redis_outage_is_no_error_for_the_user(
+    make_settings: SettingsFactory, fake_upstream: FakeUpstream
+) -> None:
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    settings = translate_settings(make_settings, fake_upstream, redis_url=dead_redis)
+    request = {"text": "still works", "source_lang": "en", "target_lang": "fr"}
+    async with live_server(settings, run_jobs=False) as live, live.client() as client:
+        await authorized(client)
+        first = await client.post("/api/mt/translate", json=request)
+        second = await client.post("/api/mt/translate", json=request)
+        stats = live.services.language.cache.stats()
+    assert first.status_code == second.status_code == 200
+    assert second.json()["data"]["translated_text"] == "STILL WORKS"
+    assert fake_upstream.state.calls == 1
+    assert stats["l2"].errors >= 1
