@@ -232,15 +232,24 @@ class StoreLevel:
 class Cache:
     """Levels ordered fastest first. `stats` counts hits and misses per level."""
 
-    def __init__(self, levels: Sequence[CacheLevel], default_ttl_s: float | None = None) -> None:
+    def __init__(
+        self,
+        levels: Sequence[CacheLevel],
+        default_ttl_s: float | None = None,
+        on_lookup: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """`on_lookup(level, "hit" | "miss")` is called on every level asked (metrics)."""
         self.levels = list(levels)
         self.default_ttl_s = default_ttl_s
         self._stats = {level.name: LevelStats() for level in self.levels}
+        self._on_lookup = on_lookup
 
     async def get(self, key: str) -> bytes | None:
         """The value from the fastest level holding it (copied upwards), or None."""
         for depth, level in enumerate(self.levels):
             value = await level.get(key)
+            if self._on_lookup is not None:
+                self._on_lookup(level.name, "miss" if value is None else "hit")
             if value is None:
                 self._stats[level.name].misses += 1
                 continue
@@ -284,11 +293,15 @@ class Cache:
                 await level.aclose()
 
 
-def build_cache(settings: Settings, store: KeyValueStore | None) -> Cache:
+def build_cache(
+    settings: Settings,
+    store: KeyValueStore | None,
+    on_lookup: Callable[[str, str], None] | None = None,
+) -> Cache:
     """L1 always; L2 when `redis_url` is set; L3 when a store is given. No I/O here."""
     levels: list[CacheLevel] = [MemoryLevel(settings.cache_l1_size, settings.cache_ttl_s)]
     if settings.redis_url:
         levels.append(RedisLevel.from_url(settings.redis_url, prefix=settings.cache_redis_prefix))
     if store is not None:
         levels.append(StoreLevel(store))
-    return Cache(levels, default_ttl_s=settings.cache_ttl_s)
+    return Cache(levels, default_ttl_s=settings.cache_ttl_s, on_lookup=on_lookup)

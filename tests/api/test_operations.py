@@ -36,12 +36,18 @@ async def test_disabled_users_tokens_stop_working_at_once(server: LiveServer) ->
         assert response.json()["error"] == "account_inactive"
 
 
-def run_cli(settings_dir: Path, env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run_cli(
+    settings_dir: Path, env: dict[str, str], *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     root = Path(__file__).resolve().parents[2]
     return subprocess.run(
         [sys.executable, "-m", "docmill.cli", *args],
-        input=stdin, capture_output=True, text=True, timeout=120,
-        env=os.environ | env | {"PYTHONPATH": str(root / "src")}, cwd=settings_dir,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | env | {"PYTHONPATH": str(root / "src")},
+        cwd=settings_dir,
     )
 
 
@@ -50,20 +56,48 @@ async def test_cli_user_create_then_login(make_settings: SettingsFactory, tmp_pa
     env = settings_env(settings)
     upgraded = run_cli(tmp_path, env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    created = run_cli(tmp_path, env, "user", "create", "kate",
-                      "--email", "kate@example.com", "--password", "kate password 1")
+    created = run_cli(
+        tmp_path,
+        env,
+        "user",
+        "create",
+        "kate",
+        "--email",
+        "kate@example.com",
+        "--password",
+        "kate password 1",
+    )
     assert created.returncode == 0, created.stderr
     assert "Created user kate" in created.stdout
-    duplicate = run_cli(tmp_path, env, "user", "create", "kate",
-                        "--email", "kate@example.com", "--password", "kate password 1")
+    duplicate = run_cli(
+        tmp_path,
+        env,
+        "user",
+        "create",
+        "kate",
+        "--email",
+        "kate@example.com",
+        "--password",
+        "kate password 1",
+    )
     assert duplicate.returncode == 1 and "already registered" in duplicate.stderr
-    invalid = run_cli(tmp_path, env, "user", "create", "x",
-                      "--email", "x@example.com", "--password", "kate password 1")
+    invalid = run_cli(
+        tmp_path,
+        env,
+        "user",
+        "create",
+        "x",
+        "--email",
+        "x@example.com",
+        "--password",
+        "kate password 1",
+    )
     assert invalid.returncode == 2
 
     async with live_server(settings) as live, live.client() as client:
-        login = await client.post("/api/auth/login", json={
-            "email_or_username": "kate", "password": "kate password 1"})
+        login = await client.post(
+            "/api/auth/login", json={"email_or_username": "kate", "password": "kate password 1"}
+        )
         assert login.status_code == 200
 
 
@@ -76,3 +110,19 @@ async def test_secret_key_is_generated_once_and_kept(make_settings: SettingsFact
     async with live_server(make_settings(secret_key=None)) as live, live.client() as client:
         response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200, "tokens survive a restart"
+
+
+async def test_metrics_count_requests_by_route_and_tasks_by_status(server: LiveServer) -> None:
+    from tests.conftest import upload_bytes, wait_for_status
+    from tests.support.documents import text_pdf
+
+    async with server.client() as client:
+        client.headers["Authorization"] = f"Bearer {await register(client)}"
+        task = (await upload_bytes(client, text_pdf([["m"]]), engine="slow")).json()["data"]
+        await wait_for_status(client, task["id"], ("completed",))
+        text = (await client.get("/metrics")).text
+    assert 'docmill_tasks{status="completed"} 1.0' in text
+    assert 'route="/api/tasks/{task_id}/status"' in text
+    assert task["id"] not in text, "task ids never become label values"
+    assert 'docmill_pages_converted_total{engine="slow"} 1.0' in text
+    assert 'docmill_conversion_seconds_count{engine="slow",outcome="completed"} 1.0' in text

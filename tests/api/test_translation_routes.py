@@ -301,3 +301,17 @@ async def test_redis_outage_is_no_error_for_the_user(
     assert second.json()["data"]["translated_text"] == "STILL WORKS"
     assert fake_upstream.state.calls == 1
     assert stats["l2"].errors >= 1
+
+
+async def test_cache_lookups_are_counted_in_metrics(
+    make_settings: SettingsFactory, fake_upstream: FakeUpstream
+) -> None:
+    settings = translate_settings(make_settings, fake_upstream)
+    request = {"text": "count me", "source_lang": "en", "target_lang": "fr"}
+    async with live_server(settings, run_jobs=False) as live, live.client() as client:
+        await authorized(client)
+        for _ in range(2):
+            assert (await client.post("/api/mt/translate", json=request)).status_code == 200
+        metrics = (await client.get("/metrics")).text
+    assert 'docmill_cache_total{level="l1",outcome="hit"} 1.0' in metrics
+    assert 'docmill_cache_total{level="l3",outcome="miss"} 1.0' in metrics
