@@ -1,1 +1,1 @@
-"""Tools for development and tests: stand-ins for upstream services."""
+"""Development and test helpers (stand-in upstream servers)."""
