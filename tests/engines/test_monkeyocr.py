@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,47 @@ async def test_unconfigured_engine_says_so(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     with pytest.raises(EngineError, match="DOCMILL_MONKEYOCR_URL"):
         await engine.convert(write(tmp_path / "a.pdf", PDF), tmp_path / "out", ConvertOptions())
+
+
+async def test_upload_is_streamed_from_disk(monkeyocr: StandIn, tmp_path: Path) -> None:
+    monkeyocr.behave(mode="drain")
+    size = 40 * 1024 * 1024
+    source = tmp_path / "big.pdf"
+
+    def make_big() -> None:
+        with source.open("wb") as file:
+            file.write(b"%PDF-1.7\n")
+            file.truncate(size)
+
+    await asyncio.to_thread(make_big)
+    settings = settings_for(monkeyocr.url, tmp_path)
+    async with MonkeyOCRClient(ClientConfig.from_settings(settings)) as client:
+        tracemalloc.start()
+        try:
+            with pytest.raises(EngineError, match="HTTP 400"):
+                await client.parse(source, "document.pdf", "application/pdf")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert monkeyocr.server.stats.uploads[0]["size"] > size  # the whole file arrived
+    assert peak < 8 * 1024 * 1024, f"peak {peak} bytes for a {size} byte upload"
+
+
+async def test_cancelled_convert_stops_and_cleans_up(monkeyocr: StandIn, tmp_path: Path) -> None:
+    monkeyocr.behave(mode="slow", delay_s=5)
+    settings = settings_for(monkeyocr.url, tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    source = write(tmp_path / "input.pdf", PDF)
+    async with MonkeyOCRClient(ClientConfig.from_settings(settings)) as client:
+        engine = MonkeyOCREngine(settings, client)
+        job = asyncio.create_task(engine.convert(source, out_dir, ConvertOptions()))
+        for _ in range(250):  # until the server holds the request
+            if monkeyocr.server.stats.in_flight:
+                break
+            await asyncio.sleep(0.02)
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+    assert files_under(out_dir) == set()
+    assert not (out_dir / ".monkeyocr").exists()

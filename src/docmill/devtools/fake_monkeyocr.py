@@ -45,6 +45,7 @@ Mode = Literal[
     "huge_zip",  # /static streams without end
     "no_middle",  # no *_middle.json (content list and Markdown only)
     "markdown_only",
+    "drain",  # /parse counts the body without keeping it, then answers 400
 ]
 ACCEPTED_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png")
 
@@ -424,6 +425,12 @@ class FakeMonkeyOCR:
 
     async def _answer_parse(self, request: Request, split: bool) -> Response:
         behaviour = self.behaviour
+        if behaviour.mode == "drain":
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+            self.stats.uploads.append({"filename": "", "size": size, "sha256": ""})
+            return JSONResponse({"detail": "Parsing failed: drained"}, status_code=400)
         async with request.form() as form:
             upload = form.get("file")
             if not isinstance(upload, UploadFile) or not upload.filename:
