@@ -48,6 +48,7 @@ Mode = Literal[
     "drain",  # /parse counts the body without keeping it, then answers 400
 ]
 ACCEPTED_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png")
+Json = dict[str, Any]
 
 
 @dataclass
@@ -108,7 +109,7 @@ def _page_sizes(path: Path, suffix: str) -> list[tuple[float, float]]:
 
         document = pypdfium2.PdfDocument(path)
         try:
-            return [tuple(document[i].get_size()) for i in range(len(document))]  # type: ignore[misc]
+            return [document[i].get_size() for i in range(len(document))]
         finally:
             document.close()
     from PIL import Image
@@ -121,11 +122,13 @@ def _span(kind: str, bbox: list[int], **fields: Any) -> dict[str, Any]:
     return {"bbox": bbox, "score": 0.97, "type": kind, **fields}
 
 
-def _text_block(kind: str, bbox: list[int], index: int, spans: list[dict[str, Any]]) -> dict:
+def _text_block(kind: str, bbox: list[int], index: int, spans: list[dict[str, Any]]) -> Json:
     return {"type": kind, "bbox": bbox, "index": index, "lines": [{"bbox": bbox, "spans": spans}]}
 
 
-def _page(index: int, size: tuple[float, float], files: dict[str, bytes]) -> tuple[dict, list]:
+def _page(
+    index: int, size: tuple[float, float], files: dict[str, bytes]
+) -> tuple[Json, list[Json]]:
     """One page of middle.json and its content list items; crops are added to `files`."""
     w, h = int(size[0]), int(size[1])
     n = index + 1
@@ -293,7 +296,7 @@ def _markdown(content: list[dict[str, Any]]) -> str:
 
 
 def _unit_files(
-    stem: str, pages: list[dict], content: list[dict], mode: Mode, images: dict[str, bytes]
+    stem: str, pages: list[Json], content: list[Json], mode: Mode, images: dict[str, bytes]
 ) -> dict[str, bytes]:
     middle = {"pdf_info": pages, "_parse_type": "ocr", "_version_name": "1.1.0"}
     files: dict[str, bytes] = {f"{stem}.md": _markdown(content).encode()}

@@ -9,6 +9,7 @@ call it in a thread.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -108,13 +109,20 @@ class _Builder:
         return name
 
 
+def _number(value: object) -> float | None:
+    """A finite number, or None (the JSON comes from outside: strings, NaN, ...)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def _bbox(value: object) -> BBox:
     if isinstance(value, list | tuple) and len(value) == 4:
-        try:
-            x0, y0, x1, y1 = (float(v) for v in value)
-        except (TypeError, ValueError):
-            return (0.0, 0.0, 0.0, 0.0)
-        return (x0, y0, x1, y1)
+        numbers = [_number(v) for v in value]
+        if all(n is not None for n in numbers):
+            x0, y0, x1, y1 = (float(n or 0.0) for n in numbers)
+            return (x0, y0, x1, y1)
     return (0.0, 0.0, 0.0, 0.0)
 
 
@@ -167,7 +175,7 @@ def _block_text(block: dict[str, Any]) -> str:
 
 
 def _confidence(block: dict[str, Any]) -> float | None:
-    scores = [float(s["score"]) for s in _spans(block) if isinstance(s.get("score"), int | float)]
+    scores = [n for n in (_number(s.get("score")) for s in _spans(block)) if n is not None]
     return round(sum(scores) / len(scores), 4) if scores else None
 
 
@@ -252,8 +260,8 @@ def _add_block(builder: _Builder, folder: Path, page: int, block: dict[str, Any]
 
 
 def _add_middle_page(builder: _Builder, folder: Path, page: int, info: dict[str, Any]) -> None:
-    size = _list(info.get("page_size"))
-    width, height = (float(size[0]), float(size[1])) if len(size) == 2 else (0.0, 0.0)
+    size = [_number(v) for v in _list(info.get("page_size"))]
+    width, height = (size[0] or 0.0, size[1] or 0.0) if len(size) == 2 else (0.0, 0.0)
     builder.pages.append(Page(index=page, width=width, height=height))
     furniture: list[tuple[BlockType, dict[str, Any]]] = []
     for block in _list(info.get("discarded_blocks")):
@@ -276,7 +284,7 @@ def _load_json(path: Path) -> Any:
         raise ResultUnreadable(f"MonkeyOCR's {path.name} is too large to read.")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ResultUnreadable(f"MonkeyOCR's {path.name} is not valid JSON.") from exc
 
 
