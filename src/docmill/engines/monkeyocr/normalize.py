@@ -76,6 +76,28 @@ class _Builder:
         self.blocks.append(block)
         return block
 
+    def add_table(
+        self,
+        page: int,
+        bbox: BBox,
+        markup: str,
+        image: str | None = None,
+        caption: str | None = None,
+        confidence: float | None = None,
+    ) -> Block:
+        """A table block from upstream HTML: cleaned HTML kept, Markdown derived."""
+        table = parse_table(markup)
+        return self.add(
+            page,
+            "table",
+            bbox,
+            text=to_markdown(table),
+            html=clean_html(table) or None,
+            image=image,
+            caption=caption,
+            confidence=confidence,
+        )
+
     def image(self, folder: Path, raw: object, page: int, bbox: BBox) -> str | None:
         """Move an image of the result into `out_dir/images/`; its name, or None when
         the reference is unsafe, missing or not an image of the type its name says."""
@@ -201,17 +223,7 @@ def _add_group(builder: _Builder, folder: Path, page: int, group: dict[str, Any]
             image = builder.image(folder, image_path, page, bbox)
             if is_table:
                 markup = next((str(s["html"]) for s in spans if s.get("html")), "")
-                table = parse_table(markup) if markup else None
-                builder.add(
-                    page,
-                    "table",
-                    bbox,
-                    text=to_markdown(table) if table else "",
-                    html=(clean_html(table) or None) if table else None,
-                    image=image,
-                    caption=caption,
-                    confidence=_confidence(sub),
-                )
+                builder.add_table(page, bbox, markup, image, caption, _confidence(sub))
             else:
                 builder.add(
                     page, "figure", bbox, image=image, caption=caption, confidence=_confidence(sub)
@@ -332,17 +344,7 @@ def _read_content_list(builder: _Builder, unit: _Unit, first_page: int) -> int:
             caption = _join_lines([str(c) for c in _list(item.get(f"{prefix}_caption"))]) or None
             image = builder.image(unit.folder, item.get("img_path"), page, bbox)
             if is_table:
-                markup = str(item.get("table_body") or "")
-                table = parse_table(markup) if markup else None
-                builder.add(
-                    page,
-                    "table",
-                    bbox,
-                    text=to_markdown(table) if table else "",
-                    html=(clean_html(table) or None) if table else None,
-                    image=image,
-                    caption=caption,
-                )
+                builder.add_table(page, bbox, str(item.get("table_body") or ""), image, caption)
             else:
                 builder.add(page, "figure", bbox, image=image, caption=caption)
             if caption:
@@ -377,10 +379,7 @@ def _read_markdown(builder: _Builder, unit: _Unit, first_page: int) -> int:
         elif paragraph.startswith("$$") and paragraph.endswith("$$"):
             builder.add(first_page, "equation", none, latex=_strip_dollars(paragraph))
         elif paragraph.lower().startswith("<table"):
-            table = parse_table(paragraph)
-            builder.add(
-                first_page, "table", none, text=to_markdown(table), html=clean_html(table) or None
-            )
+            builder.add_table(first_page, none, paragraph)
         else:
             builder.add(first_page, "text", none, text=paragraph)
     builder.pages.append(Page(index=first_page, width=0.0, height=0.0))
