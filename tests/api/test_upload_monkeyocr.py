@@ -198,8 +198,14 @@ async def test_ready_reports_monkeyocr_health(
         ready = await client.get("/ready")
         assert ready.status_code == 200
         assert ready.json()["data"]["checks"]["monkeyocr"] == "ok"
-    down = monkey_settings(make_settings, f"http://127.0.0.1:{free_port()}")
+    down_url = f"http://127.0.0.1:{free_port()}"
+    down = monkey_settings(make_settings, down_url, default_engine="monkeyocr")
     async with live_server(down) as live, live.client() as client:
         ready = await client.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["data"]["checks"]["monkeyocr"].startswith("error")
+    optional = monkey_settings(make_settings, down_url)
+    async with live_server(optional) as live, live.client() as client:
+        ready = await client.get("/ready")
+        assert ready.status_code == 200  # other engines still work
+        assert ready.json()["data"]["checks"]["monkeyocr"].startswith("degraded")
