@@ -112,14 +112,20 @@ class LocalJobRunner:
     async def _dispatch_loop(self) -> None:
         while True:
             self._wake.clear()
-            while len(self._running) < self.settings.job_concurrency:
-                task_id = await self.service.claim_next(self.instance_id)
-                if task_id is None:
-                    break
-                job = asyncio.create_task(self._run(task_id), name=f"docmill-task-{task_id}")
-                self._running[task_id] = _Running(task_id, job)
+            try:
+                await self._claim_while_free()
+            except Exception:  # the loop must outlive a passing database error
+                logger.exception("job runner could not claim tasks; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.job_sweep_s)
+
+    async def _claim_while_free(self) -> None:
+        while len(self._running) < self.settings.job_concurrency:
+            task_id = await self.service.claim_next(self.instance_id)
+            if task_id is None:
+                return
+            job = asyncio.create_task(self._run(task_id), name=f"docmill-task-{task_id}")
+            self._running[task_id] = _Running(task_id, job)
 
     async def _heartbeat_loop(self) -> None:
         while True:
