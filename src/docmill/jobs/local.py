@@ -64,6 +64,7 @@ class LocalJobRunner:
         self._pool: ProcessPoolExecutor | None = None
         self._manager: Any = None
         self._stopping = False
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -184,9 +185,11 @@ class LocalJobRunner:
 
         def on_progress(done: int, total: int) -> None:
             running.done_pages = done
-            asyncio.get_running_loop().create_task(
+            update = asyncio.get_running_loop().create_task(
                 self.service.progress(task_id, self.instance_id, done, total)
             )
+            self._background.add(update)  # keep a reference until it is done
+            update.add_done_callback(self._background.discard)
 
         if engine_spec(job.engine, job.extra_engines).kind == "io":
             running.cancel = asyncio.Event()
