@@ -13,8 +13,8 @@ class Plan:
     # 1. list / status / sync
     task_counts: tuple[int, ...] = (10, 100, 1000, 10000)
     concurrencies: tuple[int, ...] = (1, 32)
-    api_requests: int = 200  # per cell, at most
-    api_seconds: float = 3.0  # per cell: no new request starts after this
+    api_requests: int = 500  # per cell, at most
+    api_seconds: float = 5.0  # per cell: no new request starts after this
     # 2. uploads
     upload_sizes_mb: tuple[float, ...] = (1, 50)
     upload_repeats: int = 3

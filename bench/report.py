@@ -149,9 +149,11 @@ def write_markdown(
         + (f" (commit {meta['commit']})" if meta.get("commit") else ""),
         f"- command: `{command}`, {meta['elapsed_s']} s in all",
         "",
-        "RSS columns: *peak RSS* is the server process's VmHWM after the scenario; *RSS Δ* "
-        "how much that peak grew during it. *tree* sums the peaks of the server and its "
-        "children (engine workers, the multiprocessing manager), an upper bound.",
+        "RSS columns: *peak RSS* is the server process's peak resident set during the "
+        "scenario (VmHWM, reset at the scenario's start through `/proc/PID/clear_refs`); "
+        "*RSS Δ* is that peak minus the RSS at the start. *tree* is the same summed over "
+        "the server and its children (engine workers, the multiprocessing manager): a sum "
+        "of peaks, so an upper bound.",
         "Latencies of upload, download and conversion rows are per whole request/document.",
         "",
         markdown_table(results),

@@ -76,6 +76,7 @@ async def run_scenarios(plan: Plan, chosen: list[str]) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     """Run the suite; 0 on success, 2 on bad options."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     args = parse_args(argv)
     chosen = [key.strip() for key in args.only.split(",") if key.strip()]
     unknown = [key for key in chosen if key not in SCENARIOS]

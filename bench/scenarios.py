@@ -20,7 +20,7 @@ from bench.documents import text_pages as make_pages
 from bench.load import LoadRun, RequestFailed, expect, run_load
 from bench.plan import MB, Plan, size_bytes
 from bench.seed import seed_tasks
-from bench.server import BenchServer, Memory
+from bench.server import BenchServer, Memory, growth
 from bench.stats import Summary, summarize
 
 FINISHED = ("completed", "failed", "cancelled")
@@ -64,12 +64,14 @@ def row(
     values |= {"rate": rate, "rate_unit": unit}
     if memory:
         before, after = memory
+        server_growth, tree_growth = growth(before, after)
         values |= {
             "server_peak_rss_mb": round(after.server_peak / MB, 1),
-            "server_rss_growth_mb": round((after.server_peak - before.server_peak) / MB, 1),
+            "server_rss_growth_mb": round(server_growth / MB, 1),
             "tree_peak_rss_mb": round(after.tree_peak / MB, 1),
-            "tree_rss_growth_mb": round((after.tree_peak - before.tree_peak) / MB, 1),
-            "tree_processes": after.children + 1,
+            "tree_rss_growth_mb": round(tree_growth / MB, 1),
+            "tree_processes": after.processes,
+            "peaks_reset": before.peaks_reset,
         }
     values["note"] = note
     return values | extra
@@ -166,9 +168,9 @@ class Session:
 async def measured(
     session: Session, work: Callable[[], Awaitable[LoadRun]]
 ) -> tuple[LoadRun, tuple[Memory, Memory]]:
-    """Run `work` and read the server's memory before and after."""
+    """Run `work` between two memory readings (peaks reset before it)."""
     session.server.check_alive()
-    before = session.server.memory()
+    before = session.server.reset_peaks()
     run = await work()
     session.server.check_alive()
     return run, (before, session.server.memory())
@@ -421,7 +423,7 @@ async def loop_health(session: Session, plan: Plan) -> list[Row]:
     """/health latency idle, then while large uploads stream in and conversions run."""
     server = session.server
     rows = []
-    before = server.memory()
+    before = server.reset_peaks()
     with HealthProbe(server.base_url) as idle:
         await asyncio.sleep(plan.health_idle_s)
     rows.append(
@@ -436,7 +438,7 @@ async def loop_health(session: Session, plan: Plan) -> list[Row]:
 
     engine = "local" if engine_available("local") else "pdf_text"
     size = size_bytes(plan.health_upload_mb)
-    before = server.memory()
+    before = server.reset_peaks()
     started = time.perf_counter()
     with HealthProbe(server.base_url) as probe:
         jobs = []
@@ -487,7 +489,7 @@ async def _throughput(
     session: Session, plan: Plan, name: str, engine: str, pages: int, make: Callable[[int], bytes]
 ) -> Row:
     server = session.server
-    before = server.memory()
+    before = server.reset_peaks()
     run = LoadRun(concurrency=1)
     statuses = []
     for _ in range(plan.throughput_repeats):

@@ -59,13 +59,36 @@ def rss_bytes(pid: int) -> int:
 
 @dataclass(frozen=True)
 class Memory:
-    """Peak RSS of the server process alone and the sum of the peaks of it and all its
-    children (engine workers, the multiprocessing manager). The sum is an upper bound of
-    the tree's peak: the processes need not peak at the same moment."""
+    """One reading of the server's memory: its resident set now and its peak (VmHWM),
+    alone and summed over it and all its children (engine workers, the multiprocessing
+    manager). The tree's peak is a sum of peaks, an upper bound: the processes need not
+    peak at the same moment. `peaks_reset` says whether the peaks were reset to the
+    current RSS just before this reading (see BenchServer.reset_peaks)."""
 
+    server_rss: int
     server_peak: int
+    tree_rss: int
     tree_peak: int
-    children: int
+    processes: int
+    peaks_reset: bool = False
+
+
+def growth(before: Memory, after: Memory) -> tuple[int, int]:
+    """How far the peak RSS rose above the RSS at `before` (server, tree), in bytes. When
+    the peaks could not be reset, the rise of the peak itself (which misses growth that
+    stays under an older peak)."""
+    if before.peaks_reset:
+        return after.server_peak - before.server_rss, after.tree_peak - before.tree_rss
+    return after.server_peak - before.server_peak, after.tree_peak - before.tree_peak
+
+
+def _reset_peak(pid: int) -> bool:
+    """Reset the process's VmHWM to its current RSS (Linux: `5` into clear_refs)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 @dataclass
@@ -78,16 +101,31 @@ class BenchServer:
     def database_url(self) -> str:
         return f"sqlite+aiosqlite:///{(self.data_dir / 'docmill.db').resolve()}"
 
-    def memory(self) -> Memory:
-        """Peak RSS of the server and of its process tree, now."""
+    def _tree(self) -> list[int]:
         pid = self.process.pid
         try:
             children = psutil.Process(pid).children(recursive=True)
         except psutil.NoSuchProcess as exc:
             raise ServerFailed("the server process is gone") from exc
-        server = peak_rss_bytes(pid)
-        tree = server + sum(peak_rss_bytes(child.pid) for child in children)
-        return Memory(server_peak=server, tree_peak=tree, children=len(children))
+        return [pid, *(child.pid for child in children)]
+
+    def memory(self, *, peaks_reset: bool = False) -> Memory:
+        """The server's memory now. Raises ServerFailed when the server is gone."""
+        pids = self._tree()
+        return Memory(
+            server_rss=rss_bytes(pids[0]),
+            server_peak=peak_rss_bytes(pids[0]),
+            tree_rss=sum(rss_bytes(pid) for pid in pids),
+            tree_peak=sum(peak_rss_bytes(pid) for pid in pids),
+            processes=len(pids),
+            peaks_reset=peaks_reset,
+        )
+
+    def reset_peaks(self) -> Memory:
+        """Reset the peak RSS of every process of the tree to its current RSS, so the next
+        reading's peak is the peak since now; the reading right after the reset."""
+        done = all([_reset_peak(pid) for pid in self._tree()])
+        return self.memory(peaks_reset=done)
 
     def check_alive(self) -> None:
         """Raises ServerFailed when the server process has exited."""
