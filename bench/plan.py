@@ -27,7 +27,8 @@ class Plan:
     health_uploads: int = 4
     health_upload_mb: float = 50
     health_jobs: int = 4
-    health_job_pages: int = 60
+    health_job_pages: int = 60  # pdf_text jobs
+    health_scan_pages: int = 2  # local (OCR) jobs
     health_idle_s: float = 2.0
     # 5. conversion throughput
     text_pages: int = 20
@@ -60,6 +61,7 @@ def quick_plan() -> Plan:
         health_jobs=2,
         health_uploads=2,
         health_job_pages=5,
+        health_scan_pages=1,
         health_idle_s=0.5,
         text_pages=5,
         scan_pages=1,

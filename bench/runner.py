@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         dest="record",
         action="store_true",
         default=None,
-        help="write bench/RESULTS.md (default for full runs)",
+        help="write bench/RESULTS.md (default: only full runs of every scenario)",
     )
     record.add_argument(
         "--no-record", dest="record", action="store_false", help="leave bench/RESULTS.md alone"
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text_table(results))
     write_json(args.out, meta, results)
     print(f"\nresults: {args.out}")
-    record = args.record if args.record is not None else not args.quick and args.scale is None
+    full_run = not args.quick and args.scale is None and chosen == list(SCENARIOS)
+    record = args.record if args.record is not None else full_run
     if record:
         command = shlex.join(
             ["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])]

@@ -67,9 +67,9 @@ def row(
         server_growth, tree_growth = growth(before, after)
         values |= {
             "server_peak_rss_mb": round(after.server_peak / MB, 1),
-            "server_rss_growth_mb": round(server_growth / MB, 1),
+            "server_rss_growth_mb": round(server_growth / MB, 1) + 0.0,  # no "-0.0"
             "tree_peak_rss_mb": round(after.tree_peak / MB, 1),
-            "tree_rss_growth_mb": round(tree_growth / MB, 1),
+            "tree_rss_growth_mb": round(tree_growth / MB, 1) + 0.0,
             "tree_processes": after.processes,
             "peaks_reset": before.peaks_reset,
         }
@@ -150,6 +150,10 @@ class Session:
         )
         seconds = time.perf_counter() - begin
         return dict(expect(response, 200, 202).json()["data"]), sent[0], seconds
+
+    async def cancel(self, task_id: str) -> None:
+        """Cancel a task unless it has finished already. Raises RequestFailed."""
+        expect(await self.client.post(f"/api/tasks/{task_id}/cancel"), 200, 409)
 
     async def wait_finished(self, task_id: str, timeout_s: float) -> dict[str, Any]:
         """Poll until the task is completed, failed or cancelled; the task. Raises
@@ -437,29 +441,36 @@ async def loop_health(session: Session, plan: Plan) -> list[Row]:
     )
 
     engine = "local" if engine_available("local") else "pdf_text"
+    pages = plan.health_scan_pages if engine == "local" else plan.health_job_pages
+    make = scanned_pdf if engine == "local" else text_pdf
+    documents = [make(pages, next_seed()) for _ in range(plan.health_jobs)]
     size = size_bytes(plan.health_upload_mb)
     before = server.reset_peaks()
     started = time.perf_counter()
     with HealthProbe(server.base_url) as probe:
-        jobs = []
-        for _ in range(plan.health_jobs):
-            document = (
-                scanned_pdf(plan.health_job_pages, next_seed())
-                if engine == "local"
-                else text_pdf(plan.health_job_pages, next_seed())
-            )
-            jobs.append(await session.upload_bytes(document, "job.pdf", engine))
-        results = await asyncio.gather(
-            *(session.upload_stream(size, "pdf_text") for _ in range(plan.health_uploads))
+        jobs = [await session.upload_bytes(doc, "job.pdf", engine) for doc in documents]
+        jobs_done = asyncio.ensure_future(
+            asyncio.gather(*(session.wait_finished(job["id"], plan.job_timeout_s) for job in jobs))
         )
-        uploads_done = time.perf_counter() - started
-        finished = await asyncio.gather(
-            *(session.wait_finished(job["id"], plan.job_timeout_s) for job in jobs)
+
+        async def upload_until_jobs_done() -> tuple[int, int]:
+            """Upload again and again until the jobs are done; (uploads, bytes sent). The
+            uploads' own conversions are cancelled: the jobs are the load measured."""
+            count = sent = 0
+            while not jobs_done.done() or count == 0:
+                task, moved, _ = await session.upload_stream(size, "pdf_text")
+                await session.cancel(task["id"])
+                count, sent = count + 1, sent + moved
+            return count, sent
+
+        streams = await asyncio.gather(
+            *(upload_until_jobs_done() for _ in range(plan.health_uploads))
         )
-        jobs_done = time.perf_counter() - started
-    for task, _, _ in results:
-        await session.wait_finished(task["id"], plan.job_timeout_s)
-    sent = sum(result[1] for result in results)
+        finished = await jobs_done
+        jobs_s = time.perf_counter() - started
+    window = probe.elapsed_s
+    uploads = sum(count for count, _ in streams)
+    sent = sum(moved for _, moved in streams)
     statuses = sorted({task["status"] for task in finished})
     summary = probe.summary()
     target = "meets" if summary.p99_ms is not None and summary.p99_ms < 50 else "misses"
@@ -467,16 +478,17 @@ async def loop_health(session: Session, plan: Plan) -> list[Row]:
         row(
             "4 loop health",
             "GET /health (under load)",
-            size=f"{plan.health_uploads}×{size / MB:.0f} MB + {plan.health_jobs} jobs",
+            size=f"{plan.health_uploads}×{size / MB:.0f} MB streams + {plan.health_jobs} jobs",
             summary=summary,
             memory=(before, server.memory()),
             note=(
-                f"{target} p99<50 ms; uploads {sent / MB / uploads_done:.0f} MB/s total, "
-                f"done at {uploads_done:.1f} s; {plan.health_jobs} {engine} jobs of "
-                f"{plan.health_job_pages} pages ({', '.join(statuses)}) done at {jobs_done:.1f} s"
-                + ("" if engine == "local" else "; engine local not available, used pdf_text")
+                f"{target} p99<50 ms; {plan.health_jobs} {engine} jobs of {pages} pages "
+                f"({', '.join(statuses)}) done in {jobs_s:.1f} s while {plan.health_uploads} "
+                f"upload streams sent {uploads} files, {sent / MB / window:.0f} MB/s in all"
+                + ("" if engine == "local" else "; engine local not available: pdf_text jobs")
             ),
             engine=engine,
+            uploads=uploads,
         )
     )
     return rows
