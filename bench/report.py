@@ -109,12 +109,16 @@ def machine() -> dict[str, Any]:
         "ram_gb": round(psutil.virtual_memory().total / 1024**3, 1),
         "python": platform.python_version(),
         "os": platform.platform(),
+        "load_average": [round(value, 2) for value in os.getloadavg()],
     }
 
 
-def metadata(plan: dict[str, Any], folder: Path, elapsed_s: float) -> dict[str, Any]:
+def metadata(
+    plan: dict[str, Any], folder: Path, elapsed_s: float, load_before: list[float]
+) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_before": load_before,
         "machine": machine(),
         "docmill": docmill.__version__,
         "commit": _git_commit(folder),

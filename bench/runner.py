@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import shlex
 import sys
 import time
@@ -84,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("unknown scenario(s): %s (choose from %s)", unknown, ", ".join(SCENARIOS))
         return 2
     plan = build_plan(args.quick, args.scale)
+    load_before = [round(value, 2) for value in os.getloadavg()]
     started = time.perf_counter()
     results = asyncio.run(run_scenarios(plan, chosen))
-    meta = metadata(asdict(plan), BENCH_DIR.parent, time.perf_counter() - started)
+    meta = metadata(asdict(plan), BENCH_DIR.parent, time.perf_counter() - started, load_before)
     print(text_table(results))
     write_json(args.out, meta, results)
     print(f"\nresults: {args.out}")
