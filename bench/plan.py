@@ -35,6 +35,12 @@ class Plan:
     scan_pages: int = 5
     throughput_repeats: int = 2
     job_timeout_s: float = 300.0
+    # 6. translation (stand-in LLM) and WebSocket fan-out
+    llm_latency_s: float = 0.1
+    translate_items: int = 100
+    translate_repeats: int = 3
+    ws_clients: int = 100
+    ws_uploads: int = 5
 
     def scaled(self, factor: float) -> Plan:
         """File sizes and request budgets multiplied by `factor` (task counts and page
@@ -67,6 +73,9 @@ def quick_plan() -> Plan:
         scan_pages=1,
         throughput_repeats=1,
         job_timeout_s=120.0,
+        translate_repeats=1,
+        ws_clients=10,
+        ws_uploads=2,
     )
 
 

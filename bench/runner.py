@@ -16,6 +16,7 @@ from bench.plan import Plan, quick_plan
 from bench.report import metadata, text_table, write_json, write_markdown
 from bench.scenarios import SCENARIOS, Row, Session
 from bench.server import bench_server
+from bench.standin_llm import MODEL, standin_llm
 
 BENCH_DIR = Path(__file__).resolve().parent
 log = logging.getLogger("bench")
@@ -60,8 +61,12 @@ def build_plan(quick: bool, scale: float | None) -> Plan:
 async def run_scenarios(plan: Plan, chosen: list[str]) -> list[Row]:
     """Start the server, run the chosen scenarios in order; their rows."""
     results: list[Row] = []
-    with bench_server() as server:
-        session = await Session.open(server)
+    llm_env = {"DOCMILL_LLM_DEFAULT_MODEL": MODEL}
+    with (
+        standin_llm(plan.llm_latency_s) as llm,
+        bench_server(llm_env | {"DOCMILL_LLM_BASE_URL": llm.base_url}) as server,
+    ):
+        session = await Session.open(server, llm)
         try:
             await session.warm_up()
             for key in chosen:

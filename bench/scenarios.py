@@ -4,8 +4,10 @@ rows (plain dicts, the shape of `results.json`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import itertools
+import json
 import threading
 import time
 import uuid
@@ -21,9 +23,12 @@ from bench.load import LoadRun, RequestFailed, expect, run_load
 from bench.plan import MB, Plan, size_bytes
 from bench.seed import seed_tasks
 from bench.server import BenchServer, Memory, growth
+from bench.standin_llm import StandInLLM
 from bench.stats import Summary, summarize
+from docmill.config import Settings
 
 FINISHED = ("completed", "failed", "cancelled")
+ENGINE_WORKERS = int(Settings.model_fields["engine_workers"].default)  # the server's default
 PASSWORD = "bench password 123"
 _seeds = itertools.count(1000)
 
@@ -88,6 +93,7 @@ class Session:
     server: BenchServer
     client: httpx.AsyncClient
     user_id: int
+    llm: StandInLLM | None = None
 
     async def warm_up(self) -> None:
         """Convert two small documents at once (so every engine worker has started and
@@ -102,7 +108,7 @@ class Session:
         expect(await self.client.get(f"/api/files/{tasks[0]['id']}/original"))
 
     @classmethod
-    async def open(cls, server: BenchServer) -> Session:
+    async def open(cls, server: BenchServer, llm: StandInLLM | None = None) -> Session:
         client = httpx.AsyncClient(
             base_url=server.base_url,
             timeout=httpx.Timeout(300, connect=10),
@@ -116,7 +122,7 @@ class Session:
         expect(response, 201)
         data = response.json()["data"]
         client.headers["Authorization"] = f"Bearer {data['token']['access_token']}"
-        return cls(server, client, int(data["user"]["id"]))
+        return cls(server, client, int(data["user"]["id"]), llm)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -151,9 +157,10 @@ class Session:
         seconds = time.perf_counter() - begin
         return dict(expect(response, 200, 202).json()["data"]), sent[0], seconds
 
-    async def cancel(self, task_id: str) -> None:
-        """Cancel a task unless it has finished already. Raises RequestFailed."""
-        expect(await self.client.post(f"/api/tasks/{task_id}/cancel"), 200, 409)
+    async def delete(self, task_id: str) -> None:
+        """Delete a task (cancelling it when it runs) with its files. Raises
+        RequestFailed."""
+        expect(await self.client.delete(f"/api/tasks/{task_id}"), 200, 204)
 
     async def wait_finished(self, task_id: str, timeout_s: float) -> dict[str, Any]:
         """Poll until the task is completed, failed or cancelled; the task. Raises
@@ -455,11 +462,12 @@ async def loop_health(session: Session, plan: Plan) -> list[Row]:
 
         async def upload_until_jobs_done() -> tuple[int, int]:
             """Upload again and again until the jobs are done; (uploads, bytes sent). The
-            uploads' own conversions are cancelled: the jobs are the load measured."""
+            uploads are deleted at once (no conversion backlog, no disk filling up): the
+            jobs are the conversion load measured."""
             count = sent = 0
             while not jobs_done.done() or count == 0:
                 task, moved, _ = await session.upload_stream(size, "pdf_text")
-                await session.cancel(task["id"])
+                await session.delete(task["id"])
                 count, sent = count + 1, sent + moved
             return count, sent
 
@@ -549,10 +557,17 @@ async def conversion(session: Session, plan: Plan) -> list[Row]:
     if not engine_available("local"):
         rows.append(not_available("5 conversion", name, "n/a (engine not available)"))
         return rows
-    # The first OCR job loads the models in a worker: measured apart as the cold start.
+    # The first OCR job of each worker loads the models: one job per worker at once,
+    # measured apart as the cold start.
     begin = time.perf_counter()
-    warm = await session.upload_bytes(scanned_pdf(1, next_seed()), "warm.pdf", "local")
-    await session.wait_finished(warm["id"], plan.job_timeout_s)
+    warm = await asyncio.gather(
+        *(
+            session.upload_bytes(scanned_pdf(1, next_seed()), "warm.pdf", "local")
+            for _ in range(ENGINE_WORKERS)
+        )
+    )
+    for task in warm:
+        await session.wait_finished(task["id"], plan.job_timeout_s)
     cold = time.perf_counter() - begin
     result = await _throughput(
         session,
@@ -562,28 +577,174 @@ async def conversion(session: Session, plan: Plan) -> list[Row]:
         plan.scan_pages,
         lambda seed: scanned_pdf(plan.scan_pages, seed),
     )
-    result["note"] += f"; cold start (1 page, model load) {cold:.1f} s"
+    result["note"] += (
+        f"; cold start ({ENGINE_WORKERS} 1-page jobs at once, models loading) {cold:.1f} s"
+    )
     rows.append(result)
     return rows
 
 
-# 6. Placeholders -------------------------------------------------------------------------
+# 6. Translation and WebSocket fan-out ----------------------------------------------------
 
 
-async def placeholders(session: Session, plan: Plan) -> list[Row]:
-    """Rows later issues fill in."""
+def _missing(response: httpx.Response) -> str | None:
+    """Why a feature cannot be measured on this build, or None when it answered."""
+    if response.status_code == 404:
+        return f"n/a: {response.request.url.path} answers 404 (not built on this branch yet)"
+    if response.status_code >= 400:
+        return f"n/a: HTTP {response.status_code}: {response.text[:160]}"
+    return None
+
+
+async def translation(session: Session, plan: Plan) -> list[Row]:
+    """POST /api/mt/translate/batch of `translate_items` texts, translated by the LLM
+    engine against the stand-in LLM (fixed latency per call); every batch new texts, so
+    nothing comes from the cache."""
+    name = f"POST /api/mt/translate/batch ({plan.translate_items} texts, stand-in LLM)"
+    client = session.client
+
+    def body(seed: int, count: int) -> dict[str, Any]:
+        items = [
+            {"index": i, "text": f"Sentence {seed}-{i}: the engine reads every page."}
+            for i in range(count)
+        ]
+        return {"items": items, "source_lang": "en", "target_lang": "fr"}
+
+    probe = await client.post("/api/mt/translate/batch", json=body(next_seed(), 1))
+    reason = _missing(probe)
+    if reason or session.llm is None:
+        return [not_available("6 translation", name, reason or "n/a: no stand-in LLM")]
+    session.llm.state.reset()
+
+    async def batch(_: int) -> int:
+        response = expect(
+            await client.post(
+                "/api/mt/translate/batch", json=body(next_seed(), plan.translate_items)
+            )
+        )
+        data = response.json()
+        results = (data.get("data") or data)["results"]
+        failed = [item for item in results if item.get("translated_text") is None]
+        if len(results) != plan.translate_items or failed:
+            raise RequestFailed(f"{len(failed)} of {len(results)} texts not translated")
+        return len(response.content)
+
+    run, memory = await measured(
+        session, lambda: run_load(batch, requests=plan.translate_repeats, concurrency=1)
+    )
+    state = session.llm.state
+    done = len(run.latencies_s) * plan.translate_items
     return [
-        not_available(
+        row(
             "6 translation",
-            "batch translate 100 texts (stand-in LLM, fixed latency)",
-            "n/a: translation routes not built yet",
-        ),
-        not_available(
-            "6 websocket",
-            "WS /api/ws fan-out",
-            "n/a: WebSocket route not built yet",
-        ),
+            name,
+            size=f"{plan.translate_items} texts",
+            summary=run.summary(),
+            rate=round(done / run.elapsed_s, 1) if run.elapsed_s else None,
+            unit="texts/s",
+            memory=memory,
+            note="; ".join(run.error_samples)
+            or (
+                f"stand-in LLM {plan.llm_latency_s * 1000:.0f} ms per call; "
+                f"{state.calls} upstream calls, at most {state.max_in_flight} at once; "
+                "latency per batch"
+            ),
+        )
     ]
+
+
+def _task_of(message: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(task id, status) an event is about; status only for task.updated."""
+    task = message.get("task")
+    if isinstance(task, dict):
+        return task.get("id"), task.get("status")
+    return message.get("task_id"), None
+
+
+async def websocket_fanout(session: Session, plan: Plan) -> list[Row]:
+    """`ws_clients` WebSockets of one user; `ws_uploads` uploads, one after another. Each
+    client's first event about each upload is timed from the moment its upload began;
+    every client must also see the task completed."""
+    from websockets.asyncio.client import ClientConnection, connect
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+    name = f"WS /api/ws fan-out ({plan.ws_clients} clients)"
+    url = session.server.base_url.replace("http://", "ws://", 1) + "/api/ws"
+    headers = {"Authorization": session.client.headers["Authorization"]}
+
+    async def open_socket() -> ClientConnection:
+        return await connect(url, additional_headers=headers, open_timeout=30)
+
+    try:
+        first = await open_socket()
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        return [not_available("6 websocket", name, f"n/a: /api/ws refused ({status}); not built")]
+    except (InvalidHandshake, OSError) as exc:
+        return [not_available("6 websocket", name, f"n/a: /api/ws: {exc}")]
+
+    seen: dict[tuple[int, str], float] = {}
+    completed: set[tuple[int, str]] = set()
+    expected = plan.ws_clients * plan.ws_uploads
+    all_completed = asyncio.Event()
+
+    async def listen(number: int, socket: ClientConnection) -> None:
+        try:
+            async for raw in socket:
+                message = json.loads(raw)
+                task_id, status = _task_of(message)
+                if task_id is None:
+                    continue
+                seen.setdefault((number, task_id), time.perf_counter())
+                if status == "completed":
+                    completed.add((number, task_id))
+                    if len(completed) >= expected:
+                        all_completed.set()
+        except ConnectionClosed:
+            return
+
+    before = session.server.reset_peaks()
+    sockets = [first, *await asyncio.gather(*(open_socket() for _ in range(plan.ws_clients - 1)))]
+    listeners = [asyncio.create_task(listen(n, s)) for n, s in enumerate(sockets)]
+    began: dict[str, float] = {}
+    try:
+        for _ in range(plan.ws_uploads):
+            start = time.perf_counter()
+            task = await session.upload_bytes(text_pdf(2, next_seed()), "ws.pdf", "pdf_text")
+            began[task["id"]] = start
+            await session.wait_finished(task["id"], plan.job_timeout_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_completed.wait(), 10)
+    finally:
+        for socket in sockets:
+            await socket.close()
+        await asyncio.gather(*listeners)
+    after = session.server.memory()
+    wanted = {(n, task_id) for n in range(len(sockets)) for task_id in began}
+    latencies = [seen[key] - began[key[1]] for key in wanted if key in seen]
+    missed = len(wanted - completed)
+    run = LoadRun(concurrency=len(sockets), latencies_s=latencies, errors=missed)
+    run.elapsed_s = 0.0
+    summary = run.summary()
+    return [
+        row(
+            "6 websocket",
+            name,
+            size=f"{plan.ws_uploads} uploads",
+            summary=summary,
+            rate=len(wanted) - missed,
+            unit="deliveries",
+            memory=(before, after),
+            note=(
+                "latency = upload start → a client's first event about it; err = clients "
+                f"that never saw 'completed' ({missed} of {len(wanted)})"
+            ),
+        )
+    ]
+
+
+async def translation_and_websockets(session: Session, plan: Plan) -> list[Row]:
+    return await translation(session, plan) + await websocket_fanout(session, plan)
 
 
 SCENARIOS: dict[str, Callable[[Session, Plan], Awaitable[list[Row]]]] = {
@@ -592,5 +753,5 @@ SCENARIOS: dict[str, Callable[[Session, Plan], Awaitable[list[Row]]]] = {
     "3": downloads,
     "4": loop_health,
     "5": conversion,
-    "6": placeholders,
+    "6": translation_and_websockets,
 }
