@@ -58,8 +58,9 @@ def build_plan(quick: bool, scale: float | None) -> Plan:
     return plan.scaled(scale) if scale is not None else plan
 
 
-async def run_scenarios(plan: Plan, chosen: list[str]) -> list[Row]:
-    """Start the server, run the chosen scenarios in order; their rows."""
+async def run_scenarios(plan: Plan, chosen: list[str], server_log: Path) -> list[Row]:
+    """Start the server, run the chosen scenarios in order; their rows. The server's log
+    is copied to `server_log`."""
     results: list[Row] = []
     llm_env = {"DOCMILL_LLM_DEFAULT_MODEL": MODEL}
     with (
@@ -92,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     plan = build_plan(args.quick, args.scale)
     load_before = [round(value, 2) for value in os.getloadavg()]
     started = time.perf_counter()
-    results = asyncio.run(run_scenarios(plan, chosen))
+    results = asyncio.run(run_scenarios(plan, chosen, args.out.parent / "server.log"))
     meta = metadata(asdict(plan), BENCH_DIR.parent, time.perf_counter() - started, load_before)
     print(text_table(results))
     write_json(args.out, meta, results)
-    print(f"\nresults: {args.out}")
+    print(f"\nresults: {args.out} (server log beside it)")
     full_run = not args.quick and args.scale is None and chosen == list(SCENARIOS)
     record = args.record if args.record is not None else full_run
     if record:

@@ -4,6 +4,7 @@ the memory of its process tree read from /proc."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -78,8 +79,11 @@ def growth(before: Memory, after: Memory) -> tuple[int, int]:
     the peaks could not be reset, the rise of the peak itself (which misses growth that
     stays under an older peak)."""
     if before.peaks_reset:
-        return after.server_peak - before.server_rss, after.tree_peak - before.tree_rss
-    return after.server_peak - before.server_peak, after.tree_peak - before.tree_peak
+        rises = after.server_peak - before.server_rss, after.tree_peak - before.tree_rss
+    else:
+        rises = after.server_peak - before.server_peak, after.tree_peak - before.tree_peak
+    # The kernel's RSS counters lag by a few pages per thread: a "fall" is noise.
+    return max(rises[0], 0), max(rises[1], 0)
 
 
 def _reset_peak(pid: int) -> bool:
@@ -139,10 +143,13 @@ def _source_path() -> str:
 
 
 @contextmanager
-def bench_server(extra_env: dict[str, str] | None = None) -> Iterator[BenchServer]:
+def bench_server(
+    extra_env: dict[str, str] | None = None, keep_log: Path | None = None
+) -> Iterator[BenchServer]:
     """`docmill serve` on embedded defaults with a fresh temporary data folder; yields
-    once `/health` answers. The process group is stopped (SIGTERM, then SIGKILL) and the
-    folder removed on exit. Raises ServerFailed when it does not become healthy."""
+    once `/health` answers. The process group is stopped (SIGTERM, then SIGKILL), its log
+    copied to `keep_log` (when given) and the folder removed on exit. Raises ServerFailed
+    when it does not become healthy."""
     with tempfile.TemporaryDirectory(prefix="docmill-bench-") as folder:
         data_dir = Path(folder) / "data"
         env = {key: value for key, value in os.environ.items() if not key.startswith("DOCMILL_")}
@@ -179,6 +186,9 @@ def bench_server(extra_env: dict[str, str] | None = None) -> Iterator[BenchServe
         finally:
             _stop(process)
             log.close()
+            if keep_log is not None:
+                keep_log.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(folder) / "server.log", keep_log)
 
 
 def _wait_healthy(server: BenchServer, log_path: Path) -> None:
