@@ -149,6 +149,8 @@ def service_section(meta: dict[str, Any], results: Sequence[dict[str, Any]], com
         "",
         f"- date: {meta['date']}",
         f"- machine: {host['cpu']}, {host['cores']} cores, {host['ram_gb']} GB RAM, {host['os']}",
+        f"- load average before the run (1, 5, 15 min): {meta['load_before']}; the machine "
+        "is shared, so numbers move with its load",
         f"- python {host['python']}, docmill {meta['docmill']}"
         + (f" (commit {meta['commit']})" if meta.get("commit") else ""),
         f"- command: `{command}`, {meta['elapsed_s']} s in all",
