@@ -85,3 +85,17 @@ def test_whole_bench_runs_at_a_tiny_scale(tmp_path: Path) -> None:
     assert scenarios == {"1", "2", "3", "4", "5", "6"}
     measured = [result for result in results if result["rate_unit"] != "n/a"]
     assert measured and all(result["errors"] == 0 for result in measured)
+
+
+def test_docmill_bench_command_runs_the_suite(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from docmill.bench_cli import bench_app
+
+    out = tmp_path / "results.json"
+    result = CliRunner().invoke(
+        bench_app, ["--quick", "--only", "6", "--no-record", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())["results"]
+    assert {row["scenario"] for row in rows} == {"6 translation", "6 websocket"}
