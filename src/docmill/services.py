@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from docmill.config import Settings
 from docmill.events import EventBus, LocalEventBus
 from docmill.metrics import Metrics
+from docmill.pipeline.language import LanguageServices
 from docmill.pipeline.results import ResultReader
 from docmill.pipeline.tasks import JobRunner, TaskService
 from docmill.store import migrate
@@ -28,6 +29,7 @@ class Services:
     results: ResultReader
     runner: JobRunner | None
     metrics: Metrics
+    language: LanguageServices
 
     @classmethod
     async def start(
@@ -44,6 +46,15 @@ class Services:
         await events.start()
         metrics = metrics or Metrics()
         tasks = TaskService(settings, sessions, blobs, events, metrics)
+        results = ResultReader(settings, blobs)
+        language = await LanguageServices.start(
+            settings, db, sessions, blobs, events, results, metrics=metrics, resume_jobs=run_jobs
+        )
+        tasks.cache = language.cache
+        if settings.monkeyocr_url:
+            from docmill.engines.monkeyocr import configure_engine
+
+            configure_engine(settings)
         runner: JobRunner | None = None
         if run_jobs and settings.job_runner == "local":
             from docmill.jobs.local import LocalJobRunner
@@ -51,11 +62,15 @@ class Services:
             runner = LocalJobRunner(tasks)
             tasks.runner = runner
             await runner.start()
-        results = ResultReader(settings, blobs)
-        return cls(settings, db, sessions, blobs, events, tasks, results, runner, metrics)
+        return cls(settings, db, sessions, blobs, events, tasks, results, runner, metrics, language)
 
     async def close(self) -> None:
+        await self.language.close()
         if self.runner is not None:
             await self.runner.stop()
         await self.events.close()
+        if self.settings.monkeyocr_url:
+            from docmill.engines.monkeyocr import close_shared_clients
+
+            await close_shared_clients()
         await self.db.dispose()

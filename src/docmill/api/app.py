@@ -10,7 +10,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from docmill import __version__
 from docmill.api.envelope import install_error_handlers
-from docmill.api.routes import auth, health, tasks, upload
+from docmill.api.routes import auth, health, llm, tasks, translate, upload
+from docmill.api.routes.llm import install_llm_error_handler
 from docmill.config import Settings
 from docmill.metrics import Metrics, MetricsMiddleware
 from docmill.services import Services
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    for module in (health, auth, upload, tasks):
+    install_llm_error_handler(app)
+    for module in (health, auth, upload, tasks, llm, translate):
         app.include_router(module.router)
     return app
