@@ -177,12 +177,13 @@ class Session:
 
 
 async def measured(
-    session: Session, work: Callable[[], Awaitable[LoadRun]]
+    session: Session, work: Awaitable[LoadRun]
 ) -> tuple[LoadRun, tuple[Memory, Memory]]:
-    """Run `work` between two memory readings (peaks reset before it)."""
+    """Await `work` (a coroutine not yet started) between two memory readings (peaks
+    reset before it)."""
     session.server.check_alive()
     before = session.server.reset_peaks()
-    run = await work()
+    run = await work
     session.server.check_alive()
     return run, (before, session.server.memory())
 
@@ -228,7 +229,7 @@ async def task_routes(session: Session, plan: Plan) -> list[Row]:
             for concurrency in plan.concurrencies:
                 run, memory = await measured(
                     session,
-                    lambda request=request, concurrency=concurrency: run_load(
+                    run_load(
                         request,
                         requests=max(plan.api_requests, 2 * concurrency),
                         concurrency=concurrency,
@@ -274,7 +275,7 @@ async def uploads(session: Session, plan: Plan) -> list[Row]:
                 await session.wait_finished(task["id"], plan.job_timeout_s)
             return run
 
-        run, memory = await measured(session, work)
+        run, memory = await measured(session, work())
         rows.append(
             row(
                 "2 upload",
@@ -332,7 +333,7 @@ async def downloads(session: Session, plan: Plan) -> list[Row]:
 
     rows = []
     run, memory = await measured(
-        session, lambda: run_load(full, requests=plan.download_repeats, concurrency=1)
+        session, run_load(full, requests=plan.download_repeats, concurrency=1)
     )
     rows.append(
         row(
@@ -347,7 +348,7 @@ async def downloads(session: Session, plan: Plan) -> list[Row]:
     )
     run, memory = await measured(
         session,
-        lambda: run_load(ranged, requests=len(slices), concurrency=plan.range_concurrency),
+        run_load(ranged, requests=len(slices), concurrency=plan.range_concurrency),
     )
     rows.append(
         row(
@@ -368,7 +369,7 @@ async def downloads(session: Session, plan: Plan) -> list[Row]:
             return len(expect(await client.get(zip_url)).content)
 
         run, memory = await measured(
-            session, lambda: run_load(result_zip, requests=50, concurrency=8, max_seconds=3)
+            session, run_load(result_zip, requests=50, concurrency=8, max_seconds=3)
         )
         rows.append(
             row(
@@ -630,7 +631,7 @@ async def translation(session: Session, plan: Plan) -> list[Row]:
         return len(response.content)
 
     run, memory = await measured(
-        session, lambda: run_load(batch, requests=plan.translate_repeats, concurrency=1)
+        session, run_load(batch, requests=plan.translate_repeats, concurrency=1)
     )
     state = session.llm.state
     done = len(run.latencies_s) * plan.translate_items

@@ -15,9 +15,14 @@ from docmill.store.db import create_engine
 from docmill.store.models import Task, TaskStatusEvent
 
 BATCH = 2000
+TASKS = Task.metadata.tables[Task.__tablename__]
+EVENTS = TaskStatusEvent.metadata.tables[TaskStatusEvent.__tablename__]
 
 
-def _rows(owner_id: int, start: int, count: int, base: datetime) -> tuple[list, list]:
+def _rows(
+    owner_id: int, start: int, count: int, base: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of `count` completed tasks and of their status events."""
     tasks: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     for number in range(start, start + count):
@@ -78,8 +83,8 @@ async def seed_tasks(database_url: str, owner_id: int, start: int, count: int) -
             size = min(BATCH, count - offset)
             tasks, events = _rows(owner_id, start + offset, size, base)
             async with engine.begin() as connection:
-                await connection.execute(insert(Task.__table__), tasks)
-                await connection.execute(insert(TaskStatusEvent.__table__), events)
+                await connection.execute(insert(TASKS), tasks)
+                await connection.execute(insert(EVENTS), events)
             ids += [row["id"] for row in tasks]
     finally:
         await engine.dispose()
