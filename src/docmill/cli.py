@@ -7,6 +7,7 @@ import logging
 
 import typer
 
+from docmill.bench_cli import bench_app
 from docmill.config import Settings
 from docmill.devtools.cli import dev
 
@@ -17,6 +18,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(bench_app, name="bench")
 app.add_typer(dev, name="dev")
 
 
