@@ -51,7 +51,9 @@ class Subscription:
 class EventBus(Protocol):
     async def publish(self, owner_id: int, event: Event) -> None: ...
 
-    def subscribe(self, owner_id: int) -> Any: ...  # async context manager → Subscription
+    def subscribe(self, owner_id: int, maxsize: int = SUBSCRIBER_QUEUE) -> Any:
+        """An async context manager yielding a Subscription to the owner's events."""
+        ...
 
     async def start(self) -> None: ...
 
@@ -74,12 +76,15 @@ class LocalEventBus:
         self.deliver(owner_id, event)
 
     def deliver(self, owner_id: int, event: Event) -> None:
+        """Offer the event to each of the owner's subscribers here; never waits."""
         for subscription in list(self._subscribers.get(owner_id, ())):
             subscription.offer(event)
 
     @asynccontextmanager
-    async def subscribe(self, owner_id: int) -> AsyncIterator[Subscription]:
-        subscription = Subscription()
+    async def subscribe(
+        self, owner_id: int, maxsize: int = SUBSCRIBER_QUEUE
+    ) -> AsyncIterator[Subscription]:
+        subscription = Subscription(maxsize)
         self._subscribers[owner_id].add(subscription)
         try:
             yield subscription

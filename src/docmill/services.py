@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from docmill.config import Settings
 from docmill.events import EventBus, LocalEventBus
 from docmill.pipeline.results import ResultReader
+from docmill.pipeline.sync import SyncPolicy, purge_tombstones_forever
 from docmill.pipeline.tasks import JobRunner, TaskService
 from docmill.store import migrate
 from docmill.store.blobs import BlobStore
@@ -26,6 +28,7 @@ class Services:
     tasks: TaskService
     results: ResultReader
     runner: JobRunner | None
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     async def start(cls, settings: Settings, *, run_jobs: bool = True) -> Services:
@@ -36,7 +39,7 @@ class Services:
         db = create_engine(settings.resolved_database_url)
         sessions = create_sessionmaker(db)
         blobs = BlobStore(settings.blob_dir, settings.tmp_dir)
-        events: EventBus = LocalEventBus()
+        events = create_event_bus(settings)
         await events.start()
         tasks = TaskService(settings, sessions, blobs, events)
         runner: JobRunner | None = None
@@ -47,10 +50,29 @@ class Services:
             tasks.runner = runner
             await runner.start()
         results = ResultReader(settings, blobs)
-        return cls(settings, db, sessions, blobs, events, tasks, results, runner)
+        purging = asyncio.create_task(
+            purge_tombstones_forever(
+                sessions, SyncPolicy.from_settings(settings), settings.sync_purge_interval_s
+            ),
+            name="docmill-purge-tombstones",
+        )
+        return cls(settings, db, sessions, blobs, events, tasks, results, runner, [purging])
 
     async def close(self) -> None:
+        for job in self.background:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
         if self.runner is not None:
             await self.runner.stop()
         await self.events.close()
         await self.db.dispose()
+
+
+def create_event_bus(settings: Settings) -> EventBus:
+    """Redis pub/sub across processes when `redis_url` is set, else in-process only."""
+    if settings.redis_url:
+        from docmill.events_redis import RedisEventBus
+
+        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+    return LocalEventBus()

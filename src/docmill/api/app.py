@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from docmill import __version__
 from docmill.api.envelope import install_error_handlers
-from docmill.api.routes import auth, health, tasks, upload
+from docmill.api.routes import auth, health, live, sync, tasks, upload
 from docmill.config import Settings
 from docmill.services import Services
 
@@ -44,6 +44,6 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
             expose_headers=["X-Next-Cursor", "Link", "ETag"],
         )
     install_error_handlers(app)
-    for module in (health, auth, upload, tasks):
+    for module in (health, auth, upload, tasks, sync, live):
         app.include_router(module.router)
     return app
