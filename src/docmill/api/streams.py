@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from docmill.events import Event, EventBus, Subscription, SubscriberDropped
+from docmill.events import Event, EventBus, SubscriberDropped, Subscription
 
 logger = logging.getLogger(__name__)
 

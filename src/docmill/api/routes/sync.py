@@ -50,7 +50,9 @@ async def sync(
 
 
 @router.get("/api/sync/status")
-async def sync_status(user: CurrentUser, services: ServicesDep, session: SessionDep) -> JSONResponse:
+async def sync_status(
+    user: CurrentUser, services: ServicesDep, session: SessionDep
+) -> JSONResponse:
     now = utcnow()
     policy = SyncPolicy.from_settings(services.settings)
     version = await data_version(session, user.id, policy, now)
