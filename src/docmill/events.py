@@ -49,6 +49,11 @@ class Subscription:
 
 
 class EventBus(Protocol):
+    @property
+    def connected(self) -> bool:
+        """Whether events reach the other processes (always true for a local bus)."""
+        ...
+
     async def publish(self, owner_id: int, event: Event) -> None: ...
 
     def subscribe(self, owner_id: int, maxsize: int = SUBSCRIBER_QUEUE) -> Any:
@@ -65,6 +70,10 @@ class LocalEventBus:
 
     def __init__(self) -> None:
         self._subscribers: dict[int, set[Subscription]] = defaultdict(set)
+
+    @property
+    def connected(self) -> bool:
+        return True
 
     async def start(self) -> None:
         return None

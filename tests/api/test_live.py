@@ -292,6 +292,9 @@ async def test_event_from_another_instance_reaches_socket(
     ):
         token = await register(client)
         client.headers["Authorization"] = f"Bearer {token}"
+        async with watcher.client() as probe:
+            ready = (await probe.get("/ready")).json()["data"]
+        assert ready["checks"]["redis_events"] == "ok"
         async with event_socket(watcher, token) as socket:
             uploaded = await upload_bytes(client, sample_pdf("Remote"), engine="slow")
             task_id = uploaded.json()["data"]["id"]

@@ -35,6 +35,8 @@ async def ready(services: ServicesDep) -> JSONResponse:
     except Exception as exc:  # any failure means "not ready", reported as such
         checks["database"] = f"error: {type(exc).__name__}"
     checks["job_runner"] = "ok" if services.runner is not None else "off"
+    if services.settings.redis_url:
+        checks["redis_events"] = "ok" if services.events.connected else "error: not connected"
     ready = all(value in ("ok", "off") for value in checks.values())
     body = (
         ok({"ready": ready, "checks": checks})
