@@ -31,7 +31,7 @@ from tests.conftest import (
 )
 from tests.support.documents import text_pdf
 from tests.support.engines import DELAY_ENV
-from tests.support.server import LiveServer, live_server
+from tests.support.server import LiveServer, free_port, live_server
 
 PAGES = 4
 
@@ -336,3 +336,18 @@ async def test_redis_bus_reconnects_after_redis_drops_it(redis_prefix: str) -> N
         await admin.aclose()
         await sender.close()
         await receiver.close()
+
+
+async def test_redis_bus_without_redis_still_serves_local_clients() -> None:
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    bus = RedisEventBus(unreachable, connect_timeout=0.5)
+    started = time.monotonic()
+    await bus.start()
+    try:
+        assert time.monotonic() - started < 3
+        assert not bus.connected
+        async with bus.subscribe(3) as subscription:
+            await bus.publish(3, {"n": 1})
+            assert await asyncio.wait_for(subscription.next(), 1) == {"n": 1}
+    finally:
+        await bus.close()

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
-from docmill.store.models import TaskTombstone
+from docmill.store.db import transaction
+from docmill.store.models import Task, TaskTombstone
 from tests.conftest import SettingsFactory, register, upload_bytes
 from tests.support.documents import text_pdf
 from tests.support.server import LiveServer, live_server
@@ -251,3 +252,26 @@ async def test_sync_status_counts_own_tasks_and_gives_the_version(
         assert data["data_version"] != body(await other.get("/api/sync/status"))["data_version"]
         await client.aclose()
         await other.aclose()
+
+
+async def test_write_stamped_before_a_sync_but_committed_after_it_is_not_missed(
+    make_settings: SettingsFactory,
+) -> None:
+    async with live_server(make_settings(sync_settle_s=1.0), run_jobs=False) as live:
+        client = await new_user(live)
+        late = await create_task(client, "late")
+        await asyncio.sleep(1.1)
+        before_sync = datetime.now(UTC)
+        first = body(await sync(client))
+        mark = datetime.fromisoformat(first["server_timestamp"])
+        assert mark < before_sync - timedelta(seconds=0.5), "the mark lies before the sync"
+        # As if a write had taken its timestamp just before the sync and committed after.
+        async with transaction(live.services.sessions) as session:
+            await session.execute(
+                update(Task)
+                .where(Task.id == late)
+                .values(updated_at=before_sync - timedelta(seconds=0.01), progress=42)
+            )
+        data = body(await sync(client, first["server_timestamp"]))
+        assert [task["progress"] for task in data["tasks"] if task["id"] == late] == [42]
+        await client.aclose()
