@@ -153,7 +153,7 @@ class RedisEventBus:
             finally:
                 self._subscribed.clear()
                 with contextlib.suppress(*REDIS_DOWN):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
             delay = self.backoff.after(delay)
 
