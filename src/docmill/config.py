@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     cache_ttl_s: int = 30 * 24 * 3600
     cache_redis_prefix: str = "docmill:cache:"  # keys in Redis (L2) start with this
 
+    # Live events and sync
+    redis_prefix: str = "docmill"  # Redis channel names start with it
+    ws_ping_interval_s: float = 20.0
+    ws_queue_size: int = 256  # events a WebSocket client may lag behind before it is dropped
+    ws_send_timeout_s: float = 10.0  # a client that takes longer to take one message is dropped
+    sync_tombstone_days: float = 30.0  # deleted ids kept for incremental sync
+    sync_settle_s: float = 2.0  # longest time a write takes from its timestamp to its commit
+    sync_purge_interval_s: float = 3600.0
+
     _split = field_validator(
         "upload_url_allow_hosts", "extra_engines", "cors_origins", "llm_models", mode="before"
     )(_split_commas)

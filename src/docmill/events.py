@@ -49,9 +49,16 @@ class Subscription:
 
 
 class EventBus(Protocol):
+    @property
+    def connected(self) -> bool:
+        """Whether events reach the other processes (always true for a local bus)."""
+        ...
+
     async def publish(self, owner_id: int, event: Event) -> None: ...
 
-    def subscribe(self, owner_id: int) -> Any: ...  # async context manager → Subscription
+    def subscribe(self, owner_id: int, maxsize: int = SUBSCRIBER_QUEUE) -> Any:
+        """An async context manager yielding a Subscription to the owner's events."""
+        ...
 
     async def start(self) -> None: ...
 
@@ -64,6 +71,10 @@ class LocalEventBus:
     def __init__(self) -> None:
         self._subscribers: dict[int, set[Subscription]] = defaultdict(set)
 
+    @property
+    def connected(self) -> bool:
+        return True
+
     async def start(self) -> None:
         return None
 
@@ -74,12 +85,15 @@ class LocalEventBus:
         self.deliver(owner_id, event)
 
     def deliver(self, owner_id: int, event: Event) -> None:
+        """Offer the event to each of the owner's subscribers here; never waits."""
         for subscription in list(self._subscribers.get(owner_id, ())):
             subscription.offer(event)
 
     @asynccontextmanager
-    async def subscribe(self, owner_id: int) -> AsyncIterator[Subscription]:
-        subscription = Subscription()
+    async def subscribe(
+        self, owner_id: int, maxsize: int = SUBSCRIBER_QUEUE
+    ) -> AsyncIterator[Subscription]:
+        subscription = Subscription(maxsize)
         self._subscribers[owner_id].add(subscription)
         try:
             yield subscription

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -12,6 +13,7 @@ from docmill.events import EventBus, LocalEventBus
 from docmill.metrics import Metrics
 from docmill.pipeline.language import LanguageServices
 from docmill.pipeline.results import ResultReader
+from docmill.pipeline.sync import SyncPolicy, purge_tombstones_forever
 from docmill.pipeline.tasks import JobRunner, TaskService
 from docmill.store import migrate
 from docmill.store.blobs import BlobStore
@@ -30,6 +32,7 @@ class Services:
     runner: JobRunner | None
     metrics: Metrics
     language: LanguageServices
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     async def start(
@@ -42,7 +45,7 @@ class Services:
         db = create_engine(settings.resolved_database_url)
         sessions = create_sessionmaker(db)
         blobs = BlobStore(settings.blob_dir, settings.tmp_dir)
-        events: EventBus = LocalEventBus()
+        events = create_event_bus(settings)
         await events.start()
         metrics = metrics or Metrics()
         tasks = TaskService(settings, sessions, blobs, events, metrics)
@@ -62,9 +65,31 @@ class Services:
             runner = LocalJobRunner(tasks)
             tasks.runner = runner
             await runner.start()
-        return cls(settings, db, sessions, blobs, events, tasks, results, runner, metrics, language)
+        purging = asyncio.create_task(
+            purge_tombstones_forever(
+                sessions, SyncPolicy.from_settings(settings), settings.sync_purge_interval_s
+            ),
+            name="docmill-purge-tombstones",
+        )
+        return cls(
+            settings,
+            db,
+            sessions,
+            blobs,
+            events,
+            tasks,
+            results,
+            runner,
+            metrics,
+            language,
+            [purging],
+        )
 
     async def close(self) -> None:
+        for job in self.background:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
         await self.language.close()
         if self.runner is not None:
             await self.runner.stop()
@@ -74,3 +99,12 @@ class Services:
 
             await close_shared_clients()
         await self.db.dispose()
+
+
+def create_event_bus(settings: Settings) -> EventBus:
+    """Redis pub/sub across processes when `redis_url` is set, else in-process only."""
+    if settings.redis_url:
+        from docmill.events_redis import RedisEventBus
+
+        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+    return LocalEventBus()

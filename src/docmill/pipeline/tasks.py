@@ -130,12 +130,17 @@ class TaskService:
         )
         await asyncio.to_thread(self.blobs.put_original, task.id, received.path, kind.ext)
         cached = await self._complete_from_cache(task)
-        if cached is None:
-            async with transaction(self.sessions) as session:
-                await TaskRepository(session).add(task, "Queued.")
-            if self.runner is not None:
-                self.runner.notify()
-        return await self.publish_update(task.id) or task
+        if cached is not None:
+            return await self.publish_update(task.id) or task
+        async with transaction(self.sessions) as session:
+            repository = TaskRepository(session)
+            await repository.add(task, "Queued.")
+            queued = await repository.get(task.id) or task
+        # Publish the pending state as written: a runner may move the task on at once.
+        await self.events.publish(owner_id, updated_event(queued))
+        if self.runner is not None:
+            self.runner.notify()
+        return queued
 
     async def _cached_source(self, key: str) -> Task | None:
         """The completed task holding the result for `key`: the cache names it (L1/L2/L3),

@@ -58,6 +58,8 @@ async def ready(services: ServicesDep) -> JSONResponse:
             checks["monkeyocr"] = "error: unreachable or unhealthy"
         else:
             checks["monkeyocr"] = "degraded: unreachable or unhealthy"
+    if services.settings.redis_url:
+        checks["redis_events"] = "ok" if services.events.connected else "error: not connected"
     ready = all(value in ("ok", "off") or value.startswith("degraded") for value in checks.values())
     body = (
         ok({"ready": ready, "checks": checks})
