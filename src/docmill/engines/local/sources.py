@@ -101,6 +101,9 @@ class ImageSource:
             raise EngineError(f"The image is too large to process safely: {exc}") from exc
         except UnidentifiedImageError as exc:
             raise EngineError("The file is not an image docmill can read.") from exc
+        except (OSError, ValueError, SyntaxError) as exc:
+            # Pillow reports broken headers as OSError, ValueError or SyntaxError.
+            raise EngineError(f"The image is corrupt or truncated ({exc}).") from exc
         if self._image.format not in IMAGE_FORMATS:
             fmt = self._image.format
             self._image.close()

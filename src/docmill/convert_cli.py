@@ -1,0 +1,120 @@
+"""`docmill convert FILE... -o DIR`: offline conversion without a server.
+
+Each input gets a folder `DIR/<name>/` holding `document.md`, `blocks.json` (the whole
+Document) and `images/`. Mounted by the main CLI; usable alone as `convert_app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from docmill.config import Settings
+from docmill.document import Document
+from docmill.engines import UnknownEngine, get_engine
+from docmill.engines.base import ConvertOptions, EngineError
+
+convert_app = typer.Typer(help="Convert documents offline.", no_args_is_help=True)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def _output_folder(output_dir: Path, file: Path, taken: set[str]) -> Path:
+    """A folder named after the file, suffixed when two inputs share a name."""
+    name, number = file.stem, 1
+    while name in taken:
+        number += 1
+        name = f"{file.stem}-{number}"
+    taken.add(name)
+    return output_dir / name
+
+
+class _Bar:
+    """A progress bar per file, opened when the engine first reports the page count."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.stack = contextlib.ExitStack()
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = self.stack.enter_context(
+                typer.progressbar(length=max(total, 1), label=self.label, show_pos=True)
+            )
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        self.stack.close()
+
+
+def convert_file(
+    file: Path, folder: Path, engine_name: str, options: ConvertOptions, settings: Settings
+) -> Document:
+    """One file converted into `folder`. Raises EngineError or UnknownEngine."""
+    engine = get_engine(engine_name, settings.extra_engines)
+    folder.mkdir(parents=True, exist_ok=True)
+    bar = _Bar(file.name)
+    try:
+        result = engine.convert(file, folder, options, bar)
+        document: Document = asyncio.run(result) if inspect.isawaitable(result) else result
+    finally:
+        bar.close()
+    _write_atomically(folder / "document.md", document.markdown)
+    _write_atomically(folder / "blocks.json", document.model_dump_json(indent=2))
+    return document
+
+
+@convert_app.command("convert")
+def convert(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="PDFs or images.", exists=True, dir_okay=False, readable=True),
+    ],
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Folder for the results.", file_okay=False)
+    ],
+    engine: Annotated[str, typer.Option("--engine", help="Engine name.")] = "local",
+    force_ocr: Annotated[
+        bool, typer.Option("--force-ocr", help="OCR every page, ignoring text layers.")
+    ] = False,
+) -> None:
+    """Convert FILE... into Markdown, blocks.json and images under OUTPUT_DIR."""
+    settings = Settings()
+    options = ConvertOptions(
+        force_ocr=force_ocr,
+        max_pages=settings.max_pages,
+        max_image_pixels=settings.max_image_pixels,
+    )
+    taken: set[str] = set()
+    failures = 0
+    for file in files:
+        folder = _output_folder(output_dir, file, taken)
+        try:
+            document = convert_file(file, folder, engine, options, settings)
+        except UnknownEngine:
+            typer.secho(f"Unknown engine: {engine}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+        except EngineError as exc:
+            failures += 1
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when the engine left nothing behind
+            typer.secho(f"{file.name}: {exc}", fg=typer.colors.RED, err=True)
+            continue
+        typer.echo(
+            f"{file.name}: {document.source.pages} pages, {len(document.blocks)} blocks, "
+            f"{len(document.images)} images -> {folder}"
+        )
+    if failures:
+        raise typer.Exit(1)
