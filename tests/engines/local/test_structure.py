@@ -89,3 +89,20 @@ def test_a_page_without_enough_text_is_routed_to_ocr() -> None:
     assert choose_path(good, force_ocr=True) == "ocr"
     garbage = [_line(0, 0, "\ue000\ue001\ue002\ue003\ue004\ue005 abcd")]
     assert not text_layer_usable(garbage)
+
+
+def test_text_repeated_at_page_edges_becomes_furniture() -> None:
+    from docmill.engines.local.furniture import mark_repeated_furniture
+    from docmill.engines.local.pages import PageResult
+    from docmill.engines.local.structure import PageBlock
+
+    results = []
+    for index in range(4):
+        blocks = [
+            PageBlock("text", (40, 20, 200, 30), text="Annual Report 2026"),
+            PageBlock("text", (40, 300, 400, 320), text=f"Body of page {index}."),
+            PageBlock("text", (240, 680, 260, 690), text=f"Page {index + 1}"),
+        ]
+        results.append(PageResult(index, 500, 700, "ocr", blocks))
+    mark_repeated_furniture(results)
+    assert [[b.type for b in r.blocks] for r in results] == [["header", "text", "footer"]] * 4

@@ -10,8 +10,11 @@ from pathlib import Path
 
 from docmill.document import Block, Document, EngineInfo, ImageRef, Page, Source
 from docmill.engines.base import ConvertOptions, EngineError, ProgressCallback, no_progress
+from docmill.engines.local.furniture import level_titles, mark_repeated_furniture
 from docmill.engines.local.pages import PageResult, PageSettings, process_page
 from docmill.engines.local.sources import open_source
+
+_FURNITURE_RANK = {"header": 0, "footer": 2}
 
 
 def _version() -> str:
@@ -106,15 +109,20 @@ class LocalEngine:
             mime = source.mime
         finally:
             source.close()
+        results = sorted(results, key=lambda r: r.index)
+        mark_repeated_furniture(results)
+        level_titles([block for result in results for block in result.blocks])
         pages: list[Page] = []
         blocks: list[Block] = []
         images: list[ImageRef] = []
         counts = {"text": 0, "ocr": 0}
-        for result in sorted(results, key=lambda r: r.index):
+        for result in results:
             counts[result.path] += 1
             pages.append(Page(index=result.index, width=result.width, height=result.height))
             images.extend(result.images)
-            for number, page_block in enumerate(result.blocks, start=1):
+            # Furniture found across pages moves to the page's start or end, as on one page.
+            in_order = sorted(result.blocks, key=lambda b: _FURNITURE_RANK.get(b.type, 1))
+            for number, page_block in enumerate(in_order, start=1):
                 blocks.append(
                     Block(
                         id=f"p{result.index + 1}-b{number}",

@@ -47,6 +47,7 @@ _PAGE_NUMBER = re.compile(
     r"^\s*(?:[-–—]\s*)?(?:page\s+|第\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?\s*(?:页)?(?:\s*[-–—])?\s*$",
     re.IGNORECASE,
 )
+_SENTENCE_END = frozenset("。．.!?！？；;")
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 
@@ -173,7 +174,13 @@ def _retype(block: PageBlock, page_height: float, body_height: float) -> None:
         elif top > (1 - NARROW_FURNITURE_BAND) * page_height:
             block.type = "footer"
     if block.type == "title" and (
-        len(block.lines) >= 3 or (len(block.lines) == 2 and tallest < 1.1 * body_height)
+        len(block.lines) >= 3
+        or (len(block.lines) == 2 and tallest < 1.1 * body_height)
+        or (len(block.text) > 8 and block.text.rstrip()[-1:] in _SENTENCE_END)
+    ):
+        block.type = "text"
+    if block.type in ("figure_caption", "table_caption") and (
+        len(block.lines) > 3 or len(block.text) > 200
     ):
         block.type = "text"
     if block.type == "title":

@@ -50,9 +50,9 @@ def extract_lines(page: Any) -> list[TextLine]:
             if has_box and current:
                 middle = (box[1] + box[3]) / 2
                 off_line = not top - 1 <= middle <= bottom + 1
-                size = box[3] - box[1]
+                size = max(box[3] - box[1], bottom - top)
                 # Backwards means a new line; a wide jump forwards, a new column or cell.
-                if off_line or box[0] < right - size * 2 or box[0] > right + size * 2:
+                if off_line or box[0] < right - size * 2 or box[0] > right + size * 3:
                     if line := _line_from(current):
                         lines.append(line)
                     current = []

@@ -1,0 +1,192 @@
+"""Benchmark of the local engine (not a test): speed of the text-layer and OCR paths,
+peak memory per worker process, and CER on the generated cases.
+
+    PYTHONPATH=src:. python bench/bench_local.py [--ocr-pages 6] [--write bench/RESULTS.md]
+
+Runs on the CPU with both cores, the way the job runner uses them: one process with
+onnxruntime using 2 threads, or 2 processes with 1 thread each, pages fanned out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from docmill.engines.base import ConvertOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+STUDY_NOTES = FIXTURES / "study_notes.pdf"
+
+
+def _init_worker(threads: int) -> None:
+    os.environ["DOCMILL_LOCAL_OCR_THREADS"] = str(threads)
+
+
+def _pages(path: str, indices: list[int], force_ocr: bool, out_dir: str) -> tuple[float, int]:
+    """Convert pages in this worker; (seconds, peak RSS in MiB of this process)."""
+    from docmill.engines.local import LocalEngine
+
+    engine = LocalEngine()
+    started = time.perf_counter()
+    engine.convert_pages(Path(path), Path(out_dir), ConvertOptions(force_ocr=force_ocr), indices)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return time.perf_counter() - started, peak_mib
+
+
+def _warm(pool: ProcessPoolExecutor, workers: int, out_dir: str) -> None:
+    """Load the models in every worker first so timings are of conversion alone."""
+    list(
+        pool.map(
+            _pages,
+            [str(STUDY_NOTES)] * workers,
+            [[0]] * workers,
+            [True] * workers,
+            [out_dir] * workers,
+        )
+    )
+
+
+def measure(workers: int, threads: int, indices: list[int], force_ocr: bool) -> dict[str, float]:
+    """Pages per second with `workers` processes of `threads` onnxruntime threads each."""
+    with (
+        tempfile.TemporaryDirectory() as out_dir,
+        ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(threads,)) as pool,
+    ):
+        _warm(pool, workers, out_dir)
+        shares = [indices[i::workers] for i in range(workers)]
+        started = time.perf_counter()
+        results = list(
+            pool.map(
+                _pages,
+                [str(STUDY_NOTES)] * workers,
+                shares,
+                [force_ocr] * workers,
+                [out_dir] * workers,
+            )
+        )
+        wall = time.perf_counter() - started
+    return {
+        "pages": len(indices),
+        "wall_s": wall,
+        "pages_per_s": len(indices) / wall,
+        "s_per_page": wall / len(indices),
+        "peak_mib": max(peak for _, peak in results),
+    }
+
+
+def cer_cases() -> list[tuple[str, str, float, float]]:
+    """(case, path taken, CER, seconds) for every generated case."""
+    from tests.support import scans
+
+    from docmill.engines.local import LocalEngine
+
+    engine = LocalEngine()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        english = scans.english_pdf(folder / "english.pdf")
+        cases = {
+            "born-digital PDF (text layer)": english,
+            "scan 150 dpi": scans.scanned_pdf(english, folder / "s150.pdf", 150),
+            "scan 300 dpi": scans.scanned_pdf(english, folder / "s300.pdf", 300),
+            "photo PNG, 1.5° rotation, blur, noise": scans.photo_png(english, folder / "p.png"),
+            "JPEG with EXIF orientation 6": scans.exif_rotated_jpeg(english, folder / "e.jpg"),
+            "two-column scan 200 dpi": scans.scanned_pdf(
+                scans.two_column_pdf(folder / "two.pdf"), folder / "two_s.pdf", 200
+            ),
+            "table scan 200 dpi": scans.scanned_pdf(
+                scans.table_pdf(folder / "t.pdf"), folder / "t_s.pdf", 200
+            ),
+        }
+        if scans.cjk_font():
+            cases["Chinese scan 200 dpi"] = scans.scanned_pdf(
+                scans.chinese_pdf(folder / "zh.pdf"), folder / "zh_s.pdf", 200
+            )
+        engine.convert(english.path, folder / "warm", ConvertOptions(force_ocr=True))
+        for name, sample in cases.items():
+            started = time.perf_counter()
+            document = engine.convert(sample.path, folder / "out", ConvertOptions())
+            seconds = time.perf_counter() - started
+            path = "text" if document.timings["pages_text_layer"] else "ocr"
+            if name.startswith("table"):
+                text = "\n".join(
+                    b.text.replace("|", " ").replace("---", " ") for b in document.blocks
+                )
+            else:
+                text = "\n".join(
+                    b.text for b in document.blocks if b.type not in ("header", "footer")
+                )
+            if name.startswith("photo"):  # furniture is not split off on the rotated photo
+                text = "\n".join(b.text for b in document.blocks)
+                reference = "\n".join([scans.HEADER_TEXT, sample.text, scans.FOOTER_TEXT])
+            else:
+                reference = sample.text
+            rows.append((name, path, scans.cer(reference, text), seconds))
+    return rows
+
+
+def report(ocr_pages: int) -> str:
+    total = 31
+    text_1x2 = measure(1, 2, list(range(total)), False)
+    text_2x1 = measure(2, 1, list(range(total)), False)
+    ocr_indices = list(range(ocr_pages))
+    ocr_1x2 = measure(1, 2, ocr_indices, True)
+    ocr_2x1 = measure(2, 1, ocr_indices, True)
+    lines = [
+        "## local engine",
+        "",
+        f"Machine: {os.cpu_count()} CPUs, CPU only. Input: study_notes.pdf (A4, 31 pages, "
+        f"bilingual); OCR path = the same pages with force_ocr (rendered at 200 dpi), first "
+        f"{ocr_pages} pages. Models loaded before timing. Peak memory = max RSS of a worker.",
+        "",
+        "| path | processes x onnx threads | pages | pages/s | s/page | peak MiB/worker |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, layout, row in (
+        ("text layer", "1 x 2", text_1x2),
+        ("text layer", "2 x 1", text_2x1),
+        ("OCR", "1 x 2", ocr_1x2),
+        ("OCR", "2 x 1", ocr_2x1),
+    ):
+        lines.append(
+            f"| {name} | {layout} | {row['pages']:.0f} | {row['pages_per_s']:.2f} | "
+            f"{row['s_per_page']:.2f} | {row['peak_mib']:.0f} |"
+        )
+    lines += ["", "| generated case | path | CER | seconds |", "| --- | --- | --- | --- |"]
+    for name, path, error, seconds in cer_cases():
+        lines.append(f"| {name} | {path} | {error * 100:.1f}% | {seconds:.2f} |")
+    lines += [
+        "",
+        "CER = edit distance / reference length, whitespace ignored; headers and footers "
+        "left out (they are not body text), except on the rotated photo. Table CER is over "
+        "the cell texts of the recovered Markdown table.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ocr-pages", type=int, default=6)
+    parser.add_argument("--write", type=Path, help="replace the local engine section of this file")
+    args = parser.parse_args()
+    text = report(args.ocr_pages)
+    if args.write is None:
+        print(text)
+        return
+    existing = args.write.read_text() if args.write.exists() else "# Benchmarks\n\n"
+    start = existing.find("## local engine")
+    if start >= 0:
+        end = existing.find("\n## ", start + 1)
+        existing = existing[:start] + existing[end + 1 :] if end >= 0 else existing[:start]
+    args.write.write_text(existing.rstrip("\n") + "\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()
