@@ -145,3 +145,21 @@ def test_study_notes_fixture_converts_by_its_text_layer(convert: Convert, fixtur
     assert "财务困境" in result.markdown and "bankruptcy" in result.markdown
     assert {b.page for b in document.blocks} == set(range(31))
     assert [b.order for b in document.blocks] == list(range(len(document.blocks)))
+
+
+@pytest.mark.slow
+def test_multipage_tiff_reads_every_frame(engine, samples, tmp_path: Path) -> None:
+    from docmill.engines.base import ConvertOptions
+
+    tiff = scans.multipage_tiff(
+        [samples["born_digital"], samples["two_columns"]], tmp_path / "two.tif", dpi=150
+    )
+    progress: list[tuple[int, int]] = []
+    document = engine.convert(
+        tiff.path, tmp_path / "out", ConvertOptions(), lambda d, n: progress.append((d, n))
+    )
+    assert document.source.pages == 2 and document.source.mime == "image/tiff"
+    assert progress == [(0, 2), (1, 2), (2, 2)]
+    assert {b.page for b in document.blocks} == {0, 1}
+    body = "\n".join(b.text for b in document.blocks if b.type not in ("header", "footer"))
+    assert scans.cer(tiff.text, body) < 0.05

@@ -80,6 +80,9 @@ def process_page(
         rendered = source.render(index, TEXT_PATH_DPI, settings.max_render_pixels)
         regions = detect_regions(rendered.image, rendered.scale)
         blocks = build_blocks(text_lines, regions, (width, height))
+        if any(block.type in CROPPED_TYPES for block in blocks):
+            # Crops are kept at the OCR resolution, sharper than the layout render.
+            rendered = source.render(index, settings.ocr_dpi, settings.max_render_pixels)
     else:
         rendered = source.render(index, settings.ocr_dpi, settings.max_render_pixels)
         regions = detect_regions(rendered.image, rendered.scale)
@@ -99,7 +102,7 @@ def process_page(
         target = out_dir / "images" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".part")
-        crop.save(partial, format="PNG")
+        crop.save(partial, format="PNG", compress_level=3)
         partial.replace(target)
         images.append(ImageRef(name=name, page=index, bbox=block.bbox, path=f"images/{name}"))
         block.image = name

@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import itertools
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -37,6 +36,8 @@ def _runs(indices: np.ndarray) -> list[float]:
 
 def find_rules(image: Image.Image) -> tuple[list[float], list[float]]:
     """Pixel positions of the horizontal (y) and vertical (x) rules drawn in `image`."""
+    import cv2  # only in the worker that converts: the API process never needs OpenCV
+
     gray = np.asarray(image.convert("L"))
     h, w = gray.shape
     if h < 10 or w < 10:
