@@ -163,7 +163,8 @@ def report(ocr_pages: int) -> str:
         lines.append(f"| {name} | {path} | {error * 100:.1f}% | {seconds:.2f} |")
     lines += [
         "",
-        "CER = edit distance / reference length, whitespace ignored; headers and footers "
+        "CER = edit distance / reference length; whitespace runs count as one space, and "
+        "none next to CJK characters. Headers and footers "
         "left out (they are not body text), except on the rotated photo. Table CER is over "
         "the cell texts of the recovered Markdown table.",
         "",

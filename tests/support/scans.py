@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,9 +243,13 @@ def levenshtein(a: str, b: str) -> int:
     return previous[-1]
 
 
+_SPACE_BY_CJK = re.compile(r" (?=[\u3000-\u9fff\uff00-\uffef])|(?<=[\u3000-\u9fff\uff00-\uffef]) ")
+
+
 def normalize(text: str) -> str:
-    """Text compared for CER: whitespace dropped (OCR spacing around CJK is not an error)."""
-    return "".join(text.split())
+    """Text compared for CER: runs of whitespace as one space, none next to CJK characters
+    (where spacing carries no meaning)."""
+    return _SPACE_BY_CJK.sub("", " ".join(text.split()))
 
 
 def cer(reference: str, hypothesis: str) -> float:

@@ -10,7 +10,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -61,6 +61,7 @@ class PdfSource:
     def __init__(self, path: Path) -> None:
         import pypdfium2 as pdfium
 
+        self._errors = (pdfium.PdfiumError,)
         try:
             self._pdf = pdfium.PdfDocument(str(path))
         except pdfium.PdfiumError as exc:
@@ -69,18 +70,30 @@ class PdfSource:
     def __len__(self) -> int:
         return len(self._pdf)
 
+    def _page(self, index: int) -> Any:
+        try:
+            return self._pdf[index]
+        except self._errors as exc:
+            raise EngineError(f"Page {index + 1} of the PDF cannot be read: {exc}.") from exc
+
     def page_size(self, index: int) -> tuple[float, float]:
-        width, height = self._pdf[index].get_size()
+        width, height = self._page(index).get_size()
         return float(width), float(height)
 
     def text_lines(self, index: int) -> list[TextLine]:
-        return extract_lines(self._pdf[index])
+        try:
+            return extract_lines(self._page(index))
+        except self._errors as exc:
+            raise EngineError(f"The text of page {index + 1} cannot be read: {exc}.") from exc
 
     def render(self, index: int, dpi: float, max_pixels: int) -> Rendered:
-        page = self._pdf[index]
+        page = self._page(index)
         width, height = page.get_size()
         scale = _render_scale(width, height, dpi / 72.0, max_pixels)
-        image = page.render(scale=scale).to_pil().convert("RGB")
+        try:
+            image = page.render(scale=scale).to_pil().convert("RGB")
+        except self._errors as exc:
+            raise EngineError(f"Page {index + 1} cannot be rendered: {exc}.") from exc
         return Rendered(image=image, scale=image.width / width)
 
     def close(self) -> None:
