@@ -128,7 +128,37 @@ def cer_cases() -> list[tuple[str, str, float, float]]:
             else:
                 reference = sample.text
             rows.append((name, path, scans.cer(reference, text), seconds))
+        rows.append(study_notes_ocr_vs_text_layer(engine, folder, pages=[0, 1, 2]))
     return rows
+
+
+def study_notes_ocr_vs_text_layer(
+    engine: object, folder: Path, pages: list[int]
+) -> tuple[str, str, float, float]:
+    """Real pages: OCR at 200 dpi against the same pages' own text layer as reference."""
+    from tests.support import scans
+
+    from docmill.engines.local import LocalEngine
+
+    assert isinstance(engine, LocalEngine)
+
+    def body(force_ocr: bool) -> tuple[str, float]:
+        started = time.perf_counter()
+        results = engine.convert_pages(
+            STUDY_NOTES, folder / "notes", ConvertOptions(force_ocr=force_ocr), pages
+        )
+        text = "\n".join(
+            b.text
+            for r in results
+            for b in r.blocks
+            if b.type not in ("header", "footer", "figure", "equation", "table")
+        )
+        return text, time.perf_counter() - started
+
+    reference, _ = body(False)
+    ocr_text, seconds = body(True)
+    name = f"study_notes.pdf pages 1-{len(pages)} OCR vs their text layer"
+    return (name, "ocr", scans.cer(reference, ocr_text), seconds)
 
 
 def report(ocr_pages: int) -> str:
