@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from functools import cache
 
 from docmill.engines.base import AsyncEngine, Engine
 
-BUILTIN_ENGINES: dict[str, str] = {
-    "pdf_text": "docmill.engines.pdf_text:PdfTextEngine",
-    "local": "docmill.engines.local:LocalEngine",
-    "monkeyocr": "docmill.engines.monkeyocr:MonkeyOCREngine",
+
+@dataclass(frozen=True)
+class EngineSpec:
+    target: str  # "module:Class"
+    kind: str = "cpu"  # "cpu": process pool; "io": asyncio task
+
+
+BUILTIN_ENGINES: dict[str, EngineSpec] = {
+    "pdf_text": EngineSpec("docmill.engines.pdf_text:PdfTextEngine"),
+    "local": EngineSpec("docmill.engines.local:LocalEngine"),
+    "monkeyocr": EngineSpec("docmill.engines.monkeyocr:MonkeyOCREngine", "io"),
 }
 
 
@@ -18,14 +26,23 @@ class UnknownEngine(LookupError):
     pass
 
 
-def engine_specs(extra: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
-    """Built-in engines plus `name=module:Class` entries from the EXTRA_ENGINES setting."""
+def engine_specs(extra: tuple[str, ...] = ()) -> dict[str, EngineSpec]:
+    """Built-in engines plus `name=module:Class[@io]` entries of the EXTRA_ENGINES setting."""
     specs = dict(BUILTIN_ENGINES)
     for entry in extra:
         name, _, target = entry.partition("=")
-        if name and target:
-            specs[name.strip()] = target.strip()
+        target, _, kind = target.partition("@")
+        if name.strip() and target.strip():
+            specs[name.strip()] = EngineSpec(target.strip(), kind.strip() or "cpu")
     return specs
+
+
+def engine_spec(name: str, extra: tuple[str, ...] = ()) -> EngineSpec:
+    """The spec of a registered engine. Raises UnknownEngine."""
+    specs = engine_specs(extra)
+    if name not in specs:
+        raise UnknownEngine(name)
+    return specs[name]
 
 
 @cache
@@ -36,8 +53,5 @@ def load_engine(target: str) -> Engine | AsyncEngine:
     return engine_class()  # type: ignore[no-any-return]
 
 
-def get_engine(name: str, extra: list[str] | tuple[str, ...] = ()) -> Engine | AsyncEngine:
-    specs = engine_specs(extra)
-    if name not in specs:
-        raise UnknownEngine(name)
-    return load_engine(specs[name])
+def get_engine(name: str, extra: tuple[str, ...] = ()) -> Engine | AsyncEngine:
+    return load_engine(engine_spec(name, extra).target)

@@ -1,0 +1,49 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from docmill import __version__
+from docmill.api.envelope import install_error_handlers
+from docmill.api.routes import auth, health, tasks, upload
+from docmill.config import Settings
+from docmill.services import Services
+
+
+def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> FastAPI:
+    """The docmill app. Its services start with the app's lifespan and stop with it."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await Services.start(settings, run_jobs=run_jobs)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="docmill",
+        version=__version__,
+        description="PDFs and images to Markdown, blocks and images.",
+        lifespan=lifespan,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Next-Cursor", "Link", "ETag"],
+        )
+    install_error_handlers(app)
+    for module in (health, auth, upload, tasks):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,52 @@
+"""Operations: liveness, readiness and the API health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from docmill import __version__
+from docmill.api.deps import ServicesDep
+from docmill.api.envelope import ok
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health")
+async def health() -> dict[str, Any]:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/api/health")
+async def api_health() -> dict[str, Any]:
+    return ok({"status": "ok", "version": __version__})
+
+
+@router.get("/ready")
+async def ready(services: ServicesDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        async with services.db.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means "not ready", reported as such
+        checks["database"] = f"error: {type(exc).__name__}"
+    checks["job_runner"] = "ok" if services.runner is not None else "off"
+    ready = all(value in ("ok", "off") for value in checks.values())
+    body = (
+        ok({"ready": ready, "checks": checks})
+        if ready
+        else {
+            "success": False,
+            "data": {"ready": False, "checks": checks},
+            "message": "Not ready.",
+            "error": "not_ready",
+            "detail": "Not ready.",
+        }
+    )
+    return JSONResponse(
+        body, status_code=200 if ready else 503, headers=None if ready else {"Retry-After": "5"}
+    )

@@ -1,0 +1,318 @@
+"""Receiving files: streamed to disk in chunks, hashed and counted on the way, typed by
+their first bytes, then checked (page count, encryption, image size) off the event loop.
+Memory use does not grow with the size of the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pypdfium2
+import pypdfium2.raw as pdfium_c
+from PIL import Image
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from docmill.errors import InvalidFile, InvalidInput, PayloadTooLarge, UnsupportedFile
+
+FLUSH_BYTES = 1024 * 1024
+MAX_FIELD_BYTES = 64 * 1024
+MAX_FIELDS = 32
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FileKind:
+    file_type: str  # "pdf" or "image"
+    mime: str
+    ext: str
+
+
+PDF = FileKind("pdf", "application/pdf", "pdf")
+_IMAGE_MAGIC: list[tuple[bytes, FileKind]] = [
+    (b"\x89PNG\r\n\x1a\n", FileKind("image", "image/png", "png")),
+    (b"\xff\xd8\xff", FileKind("image", "image/jpeg", "jpg")),
+    (b"II*\x00", FileKind("image", "image/tiff", "tiff")),
+    (b"MM\x00*", FileKind("image", "image/tiff", "tiff")),
+    (b"BM", FileKind("image", "image/bmp", "bmp")),
+]
+WEBP = FileKind("image", "image/webp", "webp")
+EXTENSIONS = {kind.mime: kind.ext for kind in [PDF, WEBP, *(k for _, k in _IMAGE_MAGIC)]}
+SUPPORTED = "PDF, PNG, JPEG, WEBP, TIFF or BMP"
+
+
+def sniff(head: bytes) -> FileKind | None:
+    """The kind of file from its first bytes, or None when it is none we read."""
+    if b"%PDF-" in head[:1024]:
+        return PDF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    for magic, kind in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+@dataclass
+class ReceivedFile:
+    path: Path
+    size: int
+    sha256: str
+    head: bytes
+    filename: str
+
+    def kind(self) -> FileKind:
+        """The file's kind. Raises InvalidFile for an empty file, UnsupportedFile otherwise."""
+        if self.size == 0:
+            raise InvalidFile("The file is empty.", code="empty_file")
+        kind = sniff(self.head)
+        if kind is None:
+            raise UnsupportedFile(f"This file is not a {SUPPORTED} file.")
+        return kind
+
+
+class FileSink:
+    """Writes a stream to a file in ~1 MB batches from a thread, hashing and counting,
+    and stops with PayloadTooLarge as soon as `limit` bytes are passed."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        self.size = 0
+        self.head = b""
+        self._hash = hashlib.sha256()
+        self._buffer = bytearray()
+        self._file = path.open("wb")
+
+    def feed(self, data: bytes) -> None:
+        """Take bytes (no I/O here); `flush` writes them."""
+        self.size += len(data)
+        if self.size > self.limit:
+            raise PayloadTooLarge.over(self.limit)
+        if len(self.head) < 1024:
+            self.head += data[: 1024 - len(self.head)]
+        self._buffer += data
+
+    @property
+    def needs_flush(self) -> bool:
+        return len(self._buffer) >= FLUSH_BYTES
+
+    async def flush(self) -> None:
+        if self._buffer:
+            chunk = bytes(self._buffer)
+            self._buffer.clear()
+            await asyncio.to_thread(self._write, chunk)
+
+    def _write(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+        self._file.write(chunk)
+
+    async def close(self) -> str:
+        """Flush, close and return the SHA-256 hex digest."""
+        await self.flush()
+        await asyncio.to_thread(self._file.close)
+        return self._hash.hexdigest()
+
+    async def abort(self) -> None:
+        await asyncio.to_thread(self._abort)
+
+    def _abort(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+async def receive_stream(
+    chunks: AsyncIterator[bytes], path: Path, limit: int, filename: str
+) -> ReceivedFile:
+    """Write a byte stream to `path`. Nothing is left behind on failure."""
+    sink = FileSink(path, limit)
+    try:
+        async for chunk in chunks:
+            sink.feed(chunk)
+            if sink.needs_flush:
+                await sink.flush()
+        digest = await sink.close()
+    except BaseException:
+        await sink.abort()
+        raise
+    return ReceivedFile(path, sink.size, digest, sink.head, filename)
+
+
+@dataclass
+class MultipartUpload:
+    fields: dict[str, str] = field(default_factory=dict)
+    file: ReceivedFile | None = None
+
+
+class _MultipartReader:
+    """Callbacks for python-multipart: form fields kept in memory (small), the file
+    part fed to a FileSink."""
+
+    def __init__(self, file_field: str, path: Path, limit: int) -> None:
+        self.file_field = file_field
+        self.path = path
+        self.limit = limit
+        self.result = MultipartUpload()
+        self.sink: FileSink | None = None
+        self._header_name = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name = ""
+        self._filename: str | None = None
+        self._value = bytearray()
+        self._file_seen = False
+        self.filename = "upload"
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self._header_name = self._header_value = b""
+        self._value = bytearray()
+        self._filename = None
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._header_name.lower()] = self._header_value
+        self._header_name = self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = params.get(b"name", b"").decode("utf-8", "replace")
+        filename = params.get(b"filename")
+        self._filename = filename.decode("utf-8", "replace") if filename is not None else None
+        if self._name == self.file_field and self._filename is not None:
+            if self._file_seen:
+                raise InvalidInput("Send one file per upload.", code="too_many_files")
+            self._file_seen = True
+            self.filename = self._filename
+            self.sink = FileSink(self.path, self.limit)
+        elif len(self.result.fields) >= MAX_FIELDS:
+            raise InvalidInput("The form has too many fields.")
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.sink is not None and self._is_file_part:
+            self.sink.feed(data[start:end])
+            return
+        self._value += data[start:end]
+        if len(self._value) > MAX_FIELD_BYTES:
+            raise InvalidInput(f"The form field '{self._name}' is too long.")
+
+    @property
+    def _is_file_part(self) -> bool:
+        return self._name == self.file_field and self._filename is not None
+
+    def _part_end(self) -> None:
+        if self._is_file_part:
+            return
+        self.result.fields[self._name] = self._value.decode("utf-8", "replace")
+
+
+async def receive_multipart(
+    chunks: AsyncIterator[bytes],
+    content_type: str,
+    path: Path,
+    limit: int,
+    file_field: str = "file",
+) -> MultipartUpload:
+    """Parse a multipart body as it arrives: fields in memory, the file part to `path`.
+    Raises InvalidInput (not multipart / no file), PayloadTooLarge; leaves nothing on failure."""
+    mime, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if mime != b"multipart/form-data" or not boundary:
+        raise InvalidInput("Send the file as multipart/form-data.", code="not_multipart")
+    reader = _MultipartReader(file_field, path, limit)
+    parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
+    try:
+        async for chunk in chunks:
+            parser.write(chunk)
+            if reader.sink is not None and reader.sink.needs_flush:
+                await reader.sink.flush()
+        parser.finalize()
+        if reader.sink is None:
+            raise InvalidInput(f"No file was sent in the '{file_field}' field.", code="no_file")
+        digest = await reader.sink.close()
+    except MultipartParseError as exc:
+        if reader.sink is not None:
+            await reader.sink.abort()
+        raise InvalidInput("The multipart body is malformed.", code="bad_multipart") from exc
+    except BaseException:
+        if reader.sink is not None:
+            await reader.sink.abort()
+        raise
+    sink = reader.sink
+    reader.result.file = ReceivedFile(path, sink.size, digest, sink.head, reader.filename)
+    return reader.result
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    pages: int
+
+
+def check_file(path: Path, kind: FileKind, max_pages: int, max_pixels: int) -> FileCheck:
+    """Open the file once to count pages and refuse what no engine can read.
+    Blocking: run it in a thread. Raises InvalidFile with a message for a person."""
+    if kind.file_type == "pdf":
+        return FileCheck(_check_pdf(path, max_pages))
+    return FileCheck(_check_image(path, max_pixels))
+
+
+def _check_pdf(path: Path, max_pages: int) -> int:
+    try:
+        pdf = pypdfium2.PdfDocument(path)
+    except pypdfium2.PdfiumError as exc:
+        if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+            raise InvalidFile(
+                "The PDF is password-protected; upload an unlocked copy.", code="encrypted_pdf"
+            ) from exc
+        raise InvalidFile(
+            "The PDF is damaged or not a PDF and cannot be opened.", code="corrupt_pdf"
+        ) from exc
+    try:
+        pages = len(pdf)
+    finally:
+        pdf.close()
+    if pages == 0:
+        raise InvalidFile("The PDF has no pages.", code="empty_pdf")
+    if pages > max_pages:
+        raise InvalidFile(
+            f"The PDF has {pages} pages; the limit is {max_pages}.", code="too_many_pages"
+        )
+    return pages
+
+
+def _check_image(path: Path, max_pixels: int) -> int:
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise InvalidFile(
+                    f"The image is {width}×{height} pixels; the limit is {max_pixels:,} pixels.",
+                    code="image_too_large",
+                )
+            frames = getattr(image, "n_frames", 1)
+            image.verify()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidFile(
+            "The image is damaged or truncated and cannot be read.", code="corrupt_image"
+        ) from exc
+    return int(frames)

@@ -1,0 +1,138 @@
+"""Reading a completed task's result as clients see it: blocks, Markdown, images, pages.
+
+Image links are rewritten to signed `/media` URLs, valid for `media_url_ttl_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from docmill.config import Settings
+from docmill.document import Document
+from docmill.errors import Conflict, InvalidInput, NotFound
+from docmill.pipeline.artifacts import read_document, render_image_page, render_page
+from docmill.security import sign_path
+from docmill.store.blobs import BlobStore
+from docmill.store.models import Task
+from docmill.store.tasks import COMPLETED
+
+# Our block types as the MonkeyOCR-WebApp block list names them.
+CLIENT_BLOCK_TYPES = {"figure": "image", "equation": "interline_equation"}
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+}
+IMAGE_LINK = re.compile(r"(!\[[^\]]*\]\()(images/[^)\s]+)(\))")
+
+
+class ResultReader:
+    def __init__(self, settings: Settings, blobs: BlobStore) -> None:
+        self.settings = settings
+        self.blobs = blobs
+
+    def media_url(self, task_id: str, path: str) -> str:
+        """A signed URL of a file in the task's result folder."""
+        media_path = f"{task_id}/{path}"
+        expires, signature = sign_path(
+            media_path, self.settings.signing_key, self.settings.media_url_ttl_s
+        )
+        return f"/media/{quote(media_path)}?exp={expires}&sig={signature}"
+
+    async def document(self, task: Task) -> Document:
+        """The task's Document. Raises Conflict if the task has not completed."""
+        if task.status != COMPLETED:
+            raise Conflict(
+                f"The task is {task.status}; its result is not ready.", code="task_not_ready"
+            )
+        try:
+            return await asyncio.to_thread(read_document, self.blobs.result_dir(task.id))
+        except FileNotFoundError as exc:
+            raise NotFound(
+                "The result files of this task are missing.", code="result_missing"
+            ) from exc
+
+    def markdown(self, task: Task, document: Document) -> str:
+        return IMAGE_LINK.sub(
+            lambda m: f"{m.group(1)}{self.media_url(task.id, m.group(2))}{m.group(3)}",
+            document.markdown,
+        )
+
+    def images(self, task: Task, document: Document) -> list[dict[str, Any]]:
+        captions = {b.image: (b.caption or "") for b in document.blocks if b.image}
+        return [
+            {
+                "filename": image.name,
+                "path": image.path,
+                "url": self.media_url(task.id, image.path),
+                "alt": captions.get(image.name, ""),
+                "page": image.page + 1,
+            }
+            for image in document.images
+        ]
+
+    def blocks(self, task: Task, document: Document) -> list[dict[str, Any]]:
+        sizes = {page.index: [page.width, page.height] for page in document.pages}
+        paths = {image.name: image.path for image in document.images}
+        views = []
+        for number, block in enumerate(sorted(document.blocks, key=lambda b: b.order), 1):
+            view: dict[str, Any] = {
+                "index": number,
+                "page_num": block.page + 1,
+                "page_size": sizes.get(block.page, [0, 0]),
+                "bbox": [round(value, 2) for value in block.bbox],
+                "type": CLIENT_BLOCK_TYPES.get(block.type, block.type),
+                "content": block.latex if block.type == "equation" and block.latex else block.text,
+            }
+            if block.html:
+                view["html_content"] = block.html
+            if block.image and block.image in paths:
+                view["image_path"] = self.media_url(task.id, paths[block.image])
+            if block.caption:
+                view["caption"] = block.caption
+            views.append(view)
+        return views
+
+    def metadata(self, task: Task) -> dict[str, Any]:
+        duration = None
+        if task.processing_started_at and task.completed_at:
+            duration = round((task.completed_at - task.processing_started_at).total_seconds(), 3)
+        return {
+            "total_pages": task.total_pages,
+            "processing_time": duration,
+            "file_size": task.file_size,
+            "engine": task.engine,
+            "from_cache": task.from_cache,
+        }
+
+    def media_file(self, task_id: str, path: str) -> tuple[Path, str]:
+        """An image inside the task's result folder and its content type.
+        Raises NotFound for anything else (other folders, other kinds of file)."""
+        root = self.blobs.result_dir(task_id).resolve()
+        target = (root / path).resolve()
+        media_type = IMAGE_TYPES.get(target.suffix.lower())
+        if media_type is None or not target.is_relative_to(root / "images"):
+            raise NotFound("No such image.", code="media_not_found")
+        if not target.is_file():
+            raise NotFound("No such image.", code="media_not_found")
+        return target, media_type
+
+    async def page_image(self, task: Task, original: Path, page: int) -> Path:
+        """Page `page` (1-based) as PNG, rendered once and kept. Raises InvalidInput."""
+        if not 1 <= page <= max(task.total_pages, 1):
+            raise InvalidInput(
+                f"Page {page} does not exist; the document has {task.total_pages} page(s).",
+                code="page_out_of_range",
+            )
+        target = self.blobs.page_image(task.id, page)
+        if not await asyncio.to_thread(target.exists):
+            render = render_page if task.file_type == "pdf" else render_image_page
+            await asyncio.to_thread(render, original, page - 1, target)
+        return target

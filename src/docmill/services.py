@@ -1,0 +1,56 @@
+"""The running parts of one docmill instance, built from Settings and closed together."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from docmill.config import Settings
+from docmill.events import EventBus, LocalEventBus
+from docmill.pipeline.results import ResultReader
+from docmill.pipeline.tasks import JobRunner, TaskService
+from docmill.store import migrate
+from docmill.store.blobs import BlobStore
+from docmill.store.db import create_engine, create_sessionmaker
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    blobs: BlobStore
+    events: EventBus
+    tasks: TaskService
+    results: ResultReader
+    runner: JobRunner | None
+
+    @classmethod
+    async def start(cls, settings: Settings, *, run_jobs: bool = True) -> Services:
+        """Prepare folders, upgrade the schema, connect, and start the job runner."""
+        await asyncio.to_thread(settings.prepare_dirs)
+        await asyncio.to_thread(lambda: settings.signing_key)
+        await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
+        db = create_engine(settings.resolved_database_url)
+        sessions = create_sessionmaker(db)
+        blobs = BlobStore(settings.blob_dir, settings.tmp_dir)
+        events: EventBus = LocalEventBus()
+        await events.start()
+        tasks = TaskService(settings, sessions, blobs, events)
+        runner: JobRunner | None = None
+        if run_jobs and settings.job_runner == "local":
+            from docmill.jobs.local import LocalJobRunner
+
+            runner = LocalJobRunner(tasks)
+            tasks.runner = runner
+            await runner.start()
+        results = ResultReader(settings, blobs)
+        return cls(settings, db, sessions, blobs, events, tasks, results, runner)
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()
+        await self.events.close()
+        await self.db.dispose()

@@ -1,0 +1,283 @@
+"""TaskRepository: every query the service runs on tasks, their history and tombstones."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from docmill.errors import InvalidInput
+from docmill.store.models import Task, TaskStatusEvent, TaskTombstone, utcnow
+
+PENDING = "pending"
+PROCESSING = "processing"
+COMPLETED = "completed"
+FAILED = "failed"
+CANCELLED = "cancelled"
+STATUSES = (PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED)
+FINISHED = (COMPLETED, FAILED, CANCELLED)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset position: the (created_at, id) of the last task of a page."""
+
+    created_at: datetime
+    task_id: str
+
+    def encode(self) -> str:
+        raw = f"{self.created_at.isoformat()}|{self.task_id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+            stamp, task_id = raw.split("|", 1)
+            return cls(datetime.fromisoformat(stamp), task_id)
+        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidInput("The cursor is not valid.", code="invalid_cursor") from exc
+
+
+class TaskRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, task: Task, message: str) -> Task:
+        """Insert a new task with its first status event."""
+        now = utcnow()
+        task.created_at = task.updated_at = now
+        self.session.add(task)
+        self.session.add(
+            TaskStatusEvent(task_id=task.id, status=task.status, message=message, timestamp=now)
+        )
+        await self.session.flush()
+        return task
+
+    async def get(self, task_id: str, *, with_history: bool = True) -> Task | None:
+        query = select(Task).where(Task.id == task_id)
+        if with_history:
+            query = query.options(selectinload(Task.history))
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def list_for_owner(
+        self,
+        owner_id: int,
+        *,
+        limit: int,
+        cursor: Cursor | None = None,
+        status: str | None = None,
+        filename_contains: str | None = None,
+    ) -> tuple[Sequence[Task], Cursor | None]:
+        """A page of the owner's tasks, newest first, and the cursor of the next page."""
+        query = (
+            select(Task)
+            .where(Task.owner_id == owner_id)
+            .options(selectinload(Task.history))
+            .order_by(Task.created_at.desc(), Task.id.desc())
+            .limit(limit + 1)
+        )
+        if cursor is not None:
+            query = query.where(
+                or_(
+                    Task.created_at < cursor.created_at,
+                    and_(Task.created_at == cursor.created_at, Task.id < cursor.task_id),
+                )
+            )
+        if status:
+            query = query.where(Task.status == status)
+        if filename_contains:
+            escaped = (
+                filename_contains.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            )
+            query = query.where(Task.filename.ilike(f"%{escaped}%", escape="\\"))
+        tasks = (await self.session.execute(query)).scalars().all()
+        if len(tasks) > limit:
+            last = tasks[limit - 1]
+            return tasks[:limit], Cursor(last.created_at, last.id)
+        return tasks, None
+
+    async def changed_since(self, owner_id: int, since: datetime | None) -> Sequence[Task]:
+        """The owner's tasks changed after `since` (all when None), histories loaded."""
+        query = (
+            select(Task)
+            .where(Task.owner_id == owner_id)
+            .options(selectinload(Task.history))
+            .order_by(Task.created_at.desc(), Task.id.desc())
+        )
+        if since is not None:
+            query = query.where(Task.updated_at > since)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def deleted_since(self, owner_id: int, since: datetime) -> list[str]:
+        query = select(TaskTombstone.task_id).where(
+            TaskTombstone.owner_id == owner_id, TaskTombstone.deleted_at > since
+        )
+        return list((await self.session.execute(query)).scalars().all())
+
+    async def counts_for_owner(self, owner_id: int) -> dict[str, int]:
+        """Task counts of one owner by status, plus `total` and `public`."""
+        rows = await self.session.execute(
+            select(Task.status, Task.is_public, func.count())
+            .where(Task.owner_id == owner_id)
+            .group_by(Task.status, Task.is_public)
+        )
+        counts = dict.fromkeys(STATUSES, 0) | {"total": 0, "public": 0}
+        for status, is_public, count in rows:
+            counts[status] = counts.get(status, 0) + count
+            counts["total"] += count
+            if is_public:
+                counts["public"] += count
+        return counts
+
+    async def last_change_for_owner(self, owner_id: int) -> tuple[datetime | None, datetime | None]:
+        """(latest task update, latest deletion) of the owner: the data version."""
+        updated = await self.session.scalar(
+            select(func.max(Task.updated_at)).where(Task.owner_id == owner_id)
+        )
+        deleted = await self.session.scalar(
+            select(func.max(TaskTombstone.deleted_at)).where(TaskTombstone.owner_id == owner_id)
+        )
+        return updated, deleted
+
+    async def find_cached(self, cache_key: str) -> Task | None:
+        """A completed task with this cache key whose result can be reused."""
+        query = (
+            select(Task)
+            .where(Task.cache_key == cache_key, Task.status == COMPLETED)
+            .order_by(Task.completed_at.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def transition(
+        self,
+        task_id: str,
+        status: str,
+        message: str = "",
+        *,
+        only_from: Sequence[str] | None = None,
+        held_by: str | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move a task to `status` with a history event, if it is in one of `only_from`
+        (and claimed by `held_by` when given). Returns whether the row changed."""
+        now = utcnow()
+        query = update(Task).where(Task.id == task_id)
+        if only_from is not None:
+            query = query.where(Task.status.in_(only_from))
+        if held_by is not None:
+            query = query.where(Task.claimed_by == held_by)
+        result = await self.session.execute(
+            query.values(status=status, updated_at=now, **fields).execution_options(
+                synchronize_session=False
+            )
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            return False
+        self.session.add(
+            TaskStatusEvent(task_id=task_id, status=status, message=message, timestamp=now)
+        )
+        await self.session.flush()
+        return True
+
+    async def set_progress(
+        self, task_id: str, claimed_by: str, pages_done: int, total_pages: int
+    ) -> bool:
+        progress = int(100 * pages_done / total_pages) if total_pages else 0
+        result = await self.session.execute(
+            update(Task)
+            .where(Task.id == task_id, Task.status == PROCESSING, Task.claimed_by == claimed_by)
+            .values(
+                pages_done=pages_done,
+                total_pages=total_pages,
+                progress=min(progress, 99),
+                updated_at=utcnow(),
+                heartbeat_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def claim_next(self, instance_id: str) -> str | None:
+        """Claim the oldest pending task for `instance_id`; its id, or None when idle."""
+        oldest = (
+            select(Task.id)
+            .where(Task.status == PENDING)
+            .order_by(Task.created_at, Task.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        task_id = (await self.session.execute(oldest)).scalar_one_or_none()
+        if task_id is None:
+            return None
+        now = utcnow()
+        claimed = await self.transition(
+            task_id,
+            PROCESSING,
+            "Processing started.",
+            only_from=(PENDING,),
+            claimed_by=instance_id,
+            processing_started_at=now,
+            heartbeat_at=now,
+            attempts=Task.attempts + 1,
+        )
+        return task_id if claimed else None
+
+    async def heartbeat(self, instance_id: str, task_ids: Sequence[str]) -> None:
+        if not task_ids:
+            return
+        await self.session.execute(
+            update(Task)
+            .where(Task.id.in_(task_ids), Task.claimed_by == instance_id)
+            .values(heartbeat_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+    async def requeue_abandoned(
+        self, lease: timedelta, instance_id: str | None = None
+    ) -> list[str]:
+        """Put `processing` tasks whose runner stopped heartbeating (or, given `instance_id`,
+        that this runner held) back to `pending`. Returns their ids."""
+        condition = Task.heartbeat_at < utcnow() - lease
+        if instance_id is not None:
+            condition = or_(condition, Task.claimed_by == instance_id)
+        ids = (
+            (
+                await self.session.execute(
+                    select(Task.id).where(Task.status == PROCESSING, condition)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        requeued = []
+        for task_id in ids:
+            if await self.transition(
+                task_id,
+                PENDING,
+                "Requeued: the worker running it stopped.",
+                only_from=(PROCESSING,),
+                claimed_by=None,
+                heartbeat_at=None,
+            ):
+                requeued.append(task_id)
+        return requeued
+
+    async def delete(self, task: Task) -> None:
+        """Delete the task row (history cascades) and leave a tombstone for sync."""
+        await self.session.execute(delete(Task).where(Task.id == task.id))
+        self.session.add(TaskTombstone(task_id=task.id, owner_id=task.owner_id))
+        await self.session.flush()
+
+    async def purge_tombstones(self, older_than: datetime) -> None:
+        await self.session.execute(
+            delete(TaskTombstone).where(TaskTombstone.deleted_at < older_than)
+        )
