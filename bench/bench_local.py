@@ -1,7 +1,8 @@
 """Benchmark of the local engine (not a test): speed of the text-layer and OCR paths,
 peak memory per worker process, and CER on the generated cases.
 
-    PYTHONPATH=src:. python bench/bench_local.py [--ocr-pages 6] [--write bench/RESULTS.md]
+    python -m bench                     (from the repository root; writes bench/RESULTS.md)
+    python -m bench.bench_local [--ocr-pages 6] [--write FILE]
 
 Runs on the CPU with both cores, the way the job runner uses them: one process with
 onnxruntime using 2 threads, or 2 processes with 1 thread each, pages fanned out.
@@ -202,11 +203,11 @@ def report(ocr_pages: int) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ocr-pages", type=int, default=6)
     parser.add_argument("--write", type=Path, help="replace the local engine section of this file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     text = report(args.ocr_pages)
     if args.write is None:
         print(text)

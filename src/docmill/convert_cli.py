@@ -1,7 +1,8 @@
 """`docmill convert FILE... -o DIR`: offline conversion without a server.
 
-Each input gets a folder `DIR/<name>/` holding `document.md`, `blocks.json` (the whole
-Document) and `images/`. Mounted by the main CLI; usable alone as `convert_app`.
+Each input gets a folder `DIR/<name>/` laid out like a task's result folder in the
+service: `document.md`, `blocks.json`, `document.json` (the whole Document) and `images/`.
+Mounted by the main CLI; usable alone as `convert_app`.
 """
 
 from __future__ import annotations
@@ -18,14 +19,9 @@ from docmill.config import Settings
 from docmill.document import Document
 from docmill.engines import UnknownEngine, get_engine
 from docmill.engines.base import ConvertOptions, EngineError
+from docmill.pipeline.artifacts import write_document
 
 convert_app = typer.Typer(help="Convert documents offline.", no_args_is_help=True)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
 
 
 def _output_folder(output_dir: Path, file: Path, taken: set[str]) -> Path:
@@ -71,8 +67,7 @@ def convert_file(
         document: Document = asyncio.run(result) if inspect.isawaitable(result) else result
     finally:
         bar.close()
-    _write_atomically(folder / "document.md", document.markdown)
-    _write_atomically(folder / "blocks.json", document.model_dump_json(indent=2))
+    write_document(document, folder)
     return document
 
 
