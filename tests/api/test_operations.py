@@ -36,12 +36,18 @@ async def test_disabled_users_tokens_stop_working_at_once(server: LiveServer) ->
         assert response.json()["error"] == "account_inactive"
 
 
-def run_cli(settings_dir: Path, env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run_cli(
+    settings_dir: Path, env: dict[str, str], *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     root = Path(__file__).resolve().parents[2]
     return subprocess.run(
         [sys.executable, "-m", "docmill.cli", *args],
-        input=stdin, capture_output=True, text=True, timeout=120,
-        env=os.environ | env | {"PYTHONPATH": str(root / "src")}, cwd=settings_dir,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | env | {"PYTHONPATH": str(root / "src")},
+        cwd=settings_dir,
     )
 
 
@@ -50,20 +56,48 @@ async def test_cli_user_create_then_login(make_settings: SettingsFactory, tmp_pa
     env = settings_env(settings)
     upgraded = run_cli(tmp_path, env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    created = run_cli(tmp_path, env, "user", "create", "kate",
-                      "--email", "kate@example.com", "--password", "kate password 1")
+    created = run_cli(
+        tmp_path,
+        env,
+        "user",
+        "create",
+        "kate",
+        "--email",
+        "kate@example.com",
+        "--password",
+        "kate password 1",
+    )
     assert created.returncode == 0, created.stderr
     assert "Created user kate" in created.stdout
-    duplicate = run_cli(tmp_path, env, "user", "create", "kate",
-                        "--email", "kate@example.com", "--password", "kate password 1")
+    duplicate = run_cli(
+        tmp_path,
+        env,
+        "user",
+        "create",
+        "kate",
+        "--email",
+        "kate@example.com",
+        "--password",
+        "kate password 1",
+    )
     assert duplicate.returncode == 1 and "already registered" in duplicate.stderr
-    invalid = run_cli(tmp_path, env, "user", "create", "x",
-                      "--email", "x@example.com", "--password", "kate password 1")
+    invalid = run_cli(
+        tmp_path,
+        env,
+        "user",
+        "create",
+        "x",
+        "--email",
+        "x@example.com",
+        "--password",
+        "kate password 1",
+    )
     assert invalid.returncode == 2
 
     async with live_server(settings) as live, live.client() as client:
-        login = await client.post("/api/auth/login", json={
-            "email_or_username": "kate", "password": "kate password 1"})
+        login = await client.post(
+            "/api/auth/login", json={"email_or_username": "kate", "password": "kate password 1"}
+        )
         assert login.status_code == 200
 
 

@@ -120,3 +120,22 @@ def test_cancellation_stops_between_pages(
     with pytest.raises(Cancelled):
         engine.convert(fixtures / "study_notes.pdf", tmp_path, ConvertOptions(), progress)
     assert calls == [(0, 31), (1, 31), (2, 31)]
+
+
+def test_pages_converted_apart_assemble_like_one_run(
+    engine: LocalEngine, fixtures: Path, tmp_path: Path
+) -> None:
+    import pickle
+
+    path = fixtures / "study_notes.pdf"
+    options = ConvertOptions()
+    together = engine.convert_pages(path, tmp_path / "a", options, range(4))
+    # Halves as two pool workers would return them (pickled), in either order.
+    halves = [
+        engine.convert_pages(path, tmp_path / "b", options, part) for part in ([2, 3], [0, 1])
+    ]
+    apart = [page for half in halves for page in pickle.loads(pickle.dumps(half))]
+    one = engine.assemble(path, options, together)
+    two = engine.assemble(path, options, apart)
+    assert [b.model_dump() for b in one.blocks] == [b.model_dump() for b in two.blocks]
+    assert [p.index for p in two.pages] == [0, 1, 2, 3]
