@@ -59,7 +59,7 @@ def convert_file(
     file: Path, folder: Path, engine_name: str, options: ConvertOptions, settings: Settings
 ) -> Document:
     """One file converted into `folder`. Raises EngineError or UnknownEngine."""
-    engine = get_engine(engine_name, settings.extra_engines)
+    engine = get_engine(engine_name, tuple(settings.extra_engines))
     folder.mkdir(parents=True, exist_ok=True)
     bar = _Bar(file.name)
     try:
