@@ -81,6 +81,18 @@ def measure(workers: int, threads: int, indices: list[int], force_ocr: bool) -> 
     }
 
 
+CASE_LABELS = {
+    "born_digital": "born-digital PDF (text layer)",
+    "scan_150": "scan 150 dpi",
+    "scan_300": "scan 300 dpi",
+    "photo": "photo PNG, 1.5° rotation, blur, noise",
+    "exif_jpeg": "JPEG with EXIF orientation 6",
+    "two_columns_scan": "two-column scan 200 dpi",
+    "table_scan": "table scan 200 dpi",
+    "chinese_scan": "Chinese scan 200 dpi",
+}
+
+
 def cer_cases() -> list[tuple[str, str, float, float]]:
     """(case, path taken, CER, seconds) for every generated case."""
     from tests.support import scans
@@ -91,24 +103,9 @@ def cer_cases() -> list[tuple[str, str, float, float]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        english = scans.english_pdf(folder / "english.pdf")
-        cases = {
-            "born-digital PDF (text layer)": english,
-            "scan 150 dpi": scans.scanned_pdf(english, folder / "s150.pdf", 150),
-            "scan 300 dpi": scans.scanned_pdf(english, folder / "s300.pdf", 300),
-            "photo PNG, 1.5° rotation, blur, noise": scans.photo_png(english, folder / "p.png"),
-            "JPEG with EXIF orientation 6": scans.exif_rotated_jpeg(english, folder / "e.jpg"),
-            "two-column scan 200 dpi": scans.scanned_pdf(
-                scans.two_column_pdf(folder / "two.pdf"), folder / "two_s.pdf", 200
-            ),
-            "table scan 200 dpi": scans.scanned_pdf(
-                scans.table_pdf(folder / "t.pdf"), folder / "t_s.pdf", 200
-            ),
-        }
-        if scans.cjk_font():
-            cases["Chinese scan 200 dpi"] = scans.scanned_pdf(
-                scans.chinese_pdf(folder / "zh.pdf"), folder / "zh_s.pdf", 200
-            )
+        generated = scans.generate_cases(folder)
+        english = generated["born_digital"]
+        cases = {label: generated[name] for name, label in CASE_LABELS.items() if name in generated}
         engine.convert(english.path, folder / "warm", ConvertOptions(force_ocr=True))
         for name, sample in cases.items():
             started = time.perf_counter()

@@ -230,6 +230,30 @@ def multipage_tiff(samples: list[Sample], path: Path, dpi: int = 150) -> Sample:
     return Sample(path, "\n".join(sample.text for sample in samples))
 
 
+def generate_cases(folder: Path) -> dict[str, Sample]:
+    """Every generated case written into `folder`, by name (the Chinese one only when a
+    CJK font is installed)."""
+    english = english_pdf(folder / "english.pdf")
+    two_columns = two_column_pdf(folder / "two_columns.pdf")
+    table = table_pdf(folder / "table.pdf")
+    cases = {
+        "born_digital": english,
+        "scan_150": scanned_pdf(english, folder / "scan_150.pdf", 150),
+        "scan_300": scanned_pdf(english, folder / "scan_300.pdf", 300),
+        "photo": photo_png(english, folder / "photo.png"),
+        "exif_jpeg": exif_rotated_jpeg(english, folder / "exif.jpg"),
+        "two_columns": two_columns,
+        "two_columns_scan": scanned_pdf(two_columns, folder / "two_columns_scan.pdf", 200),
+        "table": table,
+        "table_scan": scanned_pdf(table, folder / "table_scan.pdf", 200),
+        "figure": figure_pdf(folder / "figure.pdf"),
+    }
+    if cjk_font() is not None:
+        chinese = chinese_pdf(folder / "chinese.pdf")
+        cases["chinese_scan"] = scanned_pdf(chinese, folder / "chinese_scan.pdf", 200)
+    return cases
+
+
 def levenshtein(a: str, b: str) -> int:
     """Edit distance between two strings (insertions, deletions, substitutions)."""
     if len(a) < len(b):

@@ -40,26 +40,7 @@ def engine() -> LocalEngine:
 
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, scans.Sample]:
-    folder = tmp_path_factory.mktemp("samples")
-    english = scans.english_pdf(folder / "english.pdf")
-    two_columns = scans.two_column_pdf(folder / "two_columns.pdf")
-    table = scans.table_pdf(folder / "table.pdf")
-    made = {
-        "born_digital": english,
-        "scan_150": scans.scanned_pdf(english, folder / "scan_150.pdf", 150),
-        "scan_300": scans.scanned_pdf(english, folder / "scan_300.pdf", 300),
-        "photo": scans.photo_png(english, folder / "photo.png"),
-        "exif_jpeg": scans.exif_rotated_jpeg(english, folder / "exif.jpg"),
-        "two_columns": two_columns,
-        "two_columns_scan": scans.scanned_pdf(two_columns, folder / "two_columns_scan.pdf", 200),
-        "table": table,
-        "table_scan": scans.scanned_pdf(table, folder / "table_scan.pdf", 200),
-        "figure": scans.figure_pdf(folder / "figure.pdf"),
-    }
-    if scans.cjk_font() is not None:
-        chinese = scans.chinese_pdf(folder / "chinese.pdf")
-        made["chinese_scan"] = scans.scanned_pdf(chinese, folder / "chinese_scan.pdf", 200)
-    return made
+    return scans.generate_cases(tmp_path_factory.mktemp("samples"))
 
 
 @pytest.fixture(scope="session")
