@@ -139,3 +139,18 @@ def test_pages_converted_apart_assemble_like_one_run(
     two = engine.assemble(path, options, apart)
     assert [b.model_dump() for b in one.blocks] == [b.model_dump() for b in two.blocks]
     assert [p.index for p in two.pages] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mime"),
+    [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("BMP", "image/bmp")],
+)
+def test_image_formats_open_as_one_page(tmp_path: Path, fmt: str, mime: str) -> None:
+    path = tmp_path / f"page.{fmt.lower()}"
+    Image.new("RGB", (120, 80), "white").save(path, format=fmt)
+    source = open_source(path, 10_000_000)
+    try:
+        assert (len(source), source.mime, source.page_size(0)) == (1, mime, (120.0, 80.0))
+        assert source.render(0, 200, 10_000_000).image.size == (120, 80)
+    finally:
+        source.close()
