@@ -41,6 +41,7 @@ LEFT_COLUMN = [
     "Bravo is the second left",
     "paragraph in the column.",
 ]
+TWO_COLUMN_TITLE = "Two Columns Read In Order"
 RIGHT_COLUMN = [
     "Charlie starts the right",
     "column after the left one",
@@ -105,20 +106,24 @@ def english_pdf(path: Path, with_furniture: bool = True) -> Sample:
 
 
 def two_column_pdf(path: Path) -> Sample:
-    """A landscape A6 page with two columns of short paragraphs."""
+    """A landscape A6 page: a title across the page over two columns of paragraphs whose
+    gaps line up (the case that trips a naive XY cut)."""
     pagesize = landscape(A6)
     pdf = canvas.Canvas(str(path), pagesize=pagesize)
     width, height = pagesize
+    pdf.setFont("Helvetica-Bold", 13)
+    pdf.drawString(20, height - 32, TWO_COLUMN_TITLE)
     pdf.setFont("Helvetica", 10)
     for x, lines in ((20, LEFT_COLUMN), (width / 2 + 10, RIGHT_COLUMN)):
-        y = height - 40
+        y = height - 58
         for line in lines:
             if line:
                 pdf.drawString(x, y, line)
             y -= 13
     pdf.showPage()
     pdf.save()
-    return Sample(path, "\n".join(line for line in LEFT_COLUMN + RIGHT_COLUMN if line))
+    body = [line for line in LEFT_COLUMN + RIGHT_COLUMN if line]
+    return Sample(path, "\n".join([TWO_COLUMN_TITLE, *body]))
 
 
 def table_pdf(path: Path) -> Sample:

@@ -77,7 +77,8 @@ def test_headers_and_footers_are_blocks_but_not_markdown(convert: Convert, case:
 def test_two_columns_read_column_by_column(convert: Convert, samples, case: str) -> None:
     result = convert(case)
     markdown = result.markdown
-    positions = [markdown.find(word) for word in ("Alpha", "Bravo", "Charlie", "Delta")]
+    words = ("Two Columns", "Alpha", "Bravo", "Charlie", "Delta")
+    positions = [markdown.find(word) for word in words]
     assert -1 not in positions, markdown
     assert positions == sorted(positions), markdown
     if case == "two_columns_scan":
