@@ -106,3 +106,16 @@ def test_text_repeated_at_page_edges_becomes_furniture() -> None:
         results.append(PageResult(index, 500, 700, "ocr", blocks))
     mark_repeated_furniture(results)
     assert [[b.type for b in r.blocks] for r in results] == [["header", "text", "footer"]] * 4
+
+
+def test_wrapped_list_items_keep_their_hanging_lines() -> None:
+    lines = [
+        _line(40, 100, "• first point that wraps", width=200),
+        _line(52, 114, "onto a second line and", width=188),
+        _line(52, 128, "a third one", width=60),
+        _line(40, 142, "• second point"),
+    ]
+    blocks = build_blocks(lines, [], (500, 700))
+    assert [(b.type, b.text) for b in blocks] == [
+        ("list", "- first point that wraps onto a second line and a third one\n- second point")
+    ]

@@ -224,9 +224,12 @@ def _continues(group: list[TextLine], line: TextLine, body_height: float, spacin
         return False
     left = min(ln.bbox[0] for ln in group)
     right = max(max(ln.bbox[2] for ln in group), line.bbox[2])
-    # A short line ends its paragraph; an indented line starts a new one.
+    # A short line ends its paragraph; an indented line starts a new one (except under a
+    # list item, whose wrapped lines hang indented below the bullet).
     if len(group) > 1 and last.bbox[2] < right - 3 * line_height:
         return False
+    if _starts_item(group[0]):
+        return True
     return not (len(group) > 1 and line.bbox[0] > left + 1.2 * line_height)
 
 
