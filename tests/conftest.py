@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,12 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+import redis
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from docmill.config import Settings
+from docmill.devtools.fake_llm import FakeUpstream
+from docmill.store.cache_table import SqlKeyValueStore, create_cache_table
 from tests.support.server import LiveServer, live_server
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -142,3 +146,53 @@ async def wait_for_status(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"task stuck in {task['status']}: {task}")
         await asyncio.sleep(0.1)
+
+
+# -- LLM, translation and cache fixtures -----------------------------------------------
+
+
+@pytest.fixture
+def fake_upstream() -> Iterator[FakeUpstream]:
+    """A fake OpenAI-compatible + MT server on 127.0.0.1, fresh per test."""
+    with FakeUpstream() as upstream:
+        yield upstream
+
+
+@pytest_asyncio.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'cache.db'}")
+    await create_cache_table(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def kv_store(sqlite_engine: AsyncEngine) -> SqlKeyValueStore:
+    return SqlKeyValueStore(sqlite_engine)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis URL; skipped when unreachable, unless CI=true (then it fails)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        service_missing(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix unique to this test; its keys are deleted afterwards."""
+    prefix = f"docmill-test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

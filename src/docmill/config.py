@@ -63,8 +63,26 @@ class Settings(BaseSettings):
     # Optional services
     redis_url: str | None = None
 
+    # LLM gateway and translation (off until llm_base_url or mt_url is set)
+    llm_base_url: str | None = None  # OpenAI-compatible, e.g. http://host:8000/v1
+    llm_api_key: str | None = None
+    llm_models: CommaList = Field(default_factory=list)  # allow-list (+ the default model)
+    llm_default_model: str | None = None
+    llm_max_tokens: int = 4096  # cap applied to every request's max_tokens
+    llm_concurrency: int = 8  # upstream requests in flight, per process
+    llm_timeout_s: float = 120.0  # read timeout; connect timeout is llm_connect_timeout_s
+    llm_connect_timeout_s: float = 10.0
+    llm_max_request_kb: int = 512
+    mt_url: str | None = None  # an MT server speaking POST /translate/batch
+    translate_engine: Literal["llm", "mt"] | None = None  # else llm if configured, else mt
+    translate_concurrency: int = 8
+    translate_retries: int = 3
+    cache_l1_size: int = 10_000  # entries kept in process
+    cache_ttl_s: int = 30 * 24 * 3600
+    cache_redis_prefix: str = "docmill:cache:"  # keys in Redis (L2) start with this
+
     _split = field_validator(
-        "upload_url_allow_hosts", "extra_engines", "cors_origins", mode="before"
+        "upload_url_allow_hosts", "extra_engines", "cors_origins", "llm_models", mode="before"
     )(_split_commas)
 
     @property

@@ -90,7 +90,7 @@ def _image_markdown(block: Block, images: dict[str, ImageRef]) -> str:
     ref = images.get(block.image or "")
     if ref is None:
         return ""
-    alt = (block.caption or block.type).replace("\n", " ").replace("]", "")
+    alt = (block.caption or block.type).replace("\n", " ").replace("[", "").replace("]", "")
     return f"![{alt}]({ref.path})"
 
 

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from docmill.config import Settings
 from docmill.events import EventBus, LocalEventBus
+from docmill.metrics import Metrics
+from docmill.pipeline.language import LanguageServices
 from docmill.pipeline.results import ResultReader
 from docmill.pipeline.tasks import JobRunner, TaskService
 from docmill.store import migrate
@@ -26,9 +28,13 @@ class Services:
     tasks: TaskService
     results: ResultReader
     runner: JobRunner | None
+    metrics: Metrics
+    language: LanguageServices
 
     @classmethod
-    async def start(cls, settings: Settings, *, run_jobs: bool = True) -> Services:
+    async def start(
+        cls, settings: Settings, *, run_jobs: bool = True, metrics: Metrics | None = None
+    ) -> Services:
         """Prepare folders, upgrade the schema, connect, and start the job runner."""
         await asyncio.to_thread(settings.prepare_dirs)
         await asyncio.to_thread(lambda: settings.signing_key)
@@ -38,7 +44,8 @@ class Services:
         blobs = BlobStore(settings.blob_dir, settings.tmp_dir)
         events: EventBus = LocalEventBus()
         await events.start()
-        tasks = TaskService(settings, sessions, blobs, events)
+        metrics = metrics or Metrics()
+        tasks = TaskService(settings, sessions, blobs, events, metrics)
         runner: JobRunner | None = None
         if run_jobs and settings.job_runner == "local":
             from docmill.jobs.local import LocalJobRunner
@@ -47,9 +54,13 @@ class Services:
             tasks.runner = runner
             await runner.start()
         results = ResultReader(settings, blobs)
-        return cls(settings, db, sessions, blobs, events, tasks, results, runner)
+        language = await LanguageServices.start(
+            settings, db, sessions, blobs, events, results, metrics=metrics, resume_jobs=run_jobs
+        )
+        return cls(settings, db, sessions, blobs, events, tasks, results, runner, metrics, language)
 
     async def close(self) -> None:
+        await self.language.close()
         if self.runner is not None:
             await self.runner.stop()
         await self.events.close()

@@ -110,3 +110,19 @@ async def test_secret_key_is_generated_once_and_kept(make_settings: SettingsFact
     async with live_server(make_settings(secret_key=None)) as live, live.client() as client:
         response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200, "tokens survive a restart"
+
+
+async def test_metrics_count_requests_by_route_and_tasks_by_status(server: LiveServer) -> None:
+    from tests.conftest import upload_bytes, wait_for_status
+    from tests.support.documents import text_pdf
+
+    async with server.client() as client:
+        client.headers["Authorization"] = f"Bearer {await register(client)}"
+        task = (await upload_bytes(client, text_pdf([["m"]]), engine="slow")).json()["data"]
+        await wait_for_status(client, task["id"], ("completed",))
+        text = (await client.get("/metrics")).text
+    assert 'docmill_tasks{status="completed"} 1.0' in text
+    assert 'route="/api/tasks/{task_id}/status"' in text
+    assert task["id"] not in text, "task ids never become label values"
+    assert 'docmill_pages_converted_total{engine="slow"} 1.0' in text
+    assert 'docmill_conversion_seconds_count{engine="slow",outcome="completed"} 1.0' in text

@@ -10,18 +10,21 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from docmill import __version__
 from docmill.api.envelope import install_error_handlers
-from docmill.api.routes import auth, health, tasks, upload
+from docmill.api.routes import auth, health, llm, tasks, translate, upload
+from docmill.api.routes.llm import install_llm_error_handler
 from docmill.config import Settings
+from docmill.metrics import Metrics, MetricsMiddleware
 from docmill.services import Services
 
 
 def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> FastAPI:
     """The docmill app. Its services start with the app's lifespan and stop with it."""
     settings = settings or Settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.start(settings, run_jobs=run_jobs)
+        services = await Services.start(settings, run_jobs=run_jobs, metrics=metrics)
         app.state.services = services
         try:
             yield
@@ -43,7 +46,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
             allow_headers=["*"],
             expose_headers=["X-Next-Cursor", "Link", "ETag"],
         )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    for module in (health, auth, upload, tasks):
+    install_llm_error_handler(app)
+    for module in (health, auth, upload, tasks, llm, translate):
         app.include_router(module.router)
     return app

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from docmill.config import Settings
 from docmill.errors import Forbidden, NotAuthenticated, TaskNotFound
+from docmill.pipeline.language import LanguageServices
 from docmill.security import decode_token, hash_api_key
 from docmill.services import Services
 from docmill.store.models import Task, User
@@ -131,3 +132,10 @@ async def get_owned_task(
 
 ReadableTask = Annotated[Task, Depends(get_readable_task)]
 OwnedTask = Annotated[Task, Depends(get_owned_task)]
+
+
+def get_language(services: ServicesDep) -> LanguageServices:
+    return services.language
+
+
+LanguageDep = Annotated[LanguageServices, Depends(get_language)]

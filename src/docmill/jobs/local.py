@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -133,13 +134,18 @@ class LocalJobRunner:
 
     async def _run(self, task_id: str) -> None:
         work_dir: Path | None = None
+        metrics = self.service.metrics
+        metrics.jobs_running.inc()
+        outcome, engine, started = "failed", "unknown", time.monotonic()
         try:
             job = await self.service.prepare_job(task_id)
-            work_dir = job.work_dir
+            work_dir, engine = job.work_dir, job.engine
             summary = await self._convert(task_id, job)
             await self.service.complete(task_id, self.instance_id, work_dir, summary)
-            work_dir = None
+            work_dir, outcome = None, "completed"
+            metrics.pages.labels(engine).inc(summary.pages)
         except Cancelled:
+            outcome = "cancelled"
             logger.info("task %s cancelled while running", task_id)
         except (EngineError, UnknownEngine) as exc:
             await self.service.fail(task_id, self.instance_id, _engine_message(exc))
@@ -158,6 +164,8 @@ class LocalJobRunner:
                 task_id, self.instance_id, "Conversion failed because of an internal error."
             )
         finally:
+            metrics.jobs_running.dec()
+            metrics.conversions.labels(engine, outcome).observe(time.monotonic() - started)
             self._running.pop(task_id, None)
             if work_dir is not None:
                 await asyncio.to_thread(self.service.blobs.discard, work_dir)

@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from docmill.store import cache_table, translations  # noqa: F401  (their tables on Base)
 from docmill.store.db import create_engine
 from docmill.store.models import Base
 

@@ -23,6 +23,7 @@ from docmill.engines import UnknownEngine, engine_spec
 from docmill.engines.base import ConvertOptions
 from docmill.errors import Conflict, InvalidInput
 from docmill.events import EventBus
+from docmill.metrics import Metrics
 from docmill.pipeline.conversion import ConversionJob, ConversionSummary
 from docmill.pipeline.intake import EXTENSIONS, ReceivedFile, check_file
 from docmill.presenters import deleted_event, progress_event, updated_event
@@ -67,8 +68,10 @@ class TaskService:
         sessions: async_sessionmaker[AsyncSession],
         blobs: BlobStore,
         events: EventBus,
+        metrics: Metrics,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.sessions = sessions
         self.blobs = blobs
         self.events = events

@@ -137,6 +137,11 @@ class TaskRepository:
                 counts["public"] += count
         return counts
 
+    async def counts_by_status(self) -> dict[str, int]:
+        """Task counts of all users by status."""
+        rows = await self.session.execute(select(Task.status, func.count()).group_by(Task.status))
+        return {status: count for status, count in rows}
+
     async def last_change_for_owner(self, owner_id: int) -> tuple[datetime | None, datetime | None]:
         """(latest task update, latest deletion) of the owner: the data version."""
         updated = await self.session.scalar(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from docmill import __version__
-from docmill.api.deps import ServicesDep
+from docmill.api.deps import ServicesDep, SessionDep
 from docmill.api.envelope import ok
+from docmill.store.tasks import STATUSES, TaskRepository
 
 router = APIRouter(tags=["operations"])
 
@@ -23,6 +25,15 @@ async def health() -> dict[str, Any]:
 @router.get("/api/health")
 async def api_health() -> dict[str, Any]:
     return ok({"status": "ok", "version": __version__})
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(services: ServicesDep, session: SessionDep) -> Response:
+    """Prometheus text format. Task counts are read from the database at scrape time."""
+    counts = await TaskRepository(session).counts_by_status()
+    for status in STATUSES:
+        services.metrics.tasks.labels(status).set(counts.get(status, 0))
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/ready")

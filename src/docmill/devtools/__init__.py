@@ -1,0 +1,1 @@
+"""Development and test helpers (stand-in upstream servers)."""

@@ -1,0 +1,1 @@
+"""Translation engines (`llm`, `mt`) behind one interface, and the batch service."""
