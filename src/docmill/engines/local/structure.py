@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass, field
+from typing import cast
 
 from docmill.document import BBox
 from docmill.engines.furniture import is_page_number
@@ -178,8 +179,9 @@ def _paragraphs(labelled: list[tuple[TextLine, str, int]]) -> list[tuple[str, li
     buckets: dict[tuple[str, int], list[TextLine]] = {}
     for line, label, region in labelled:
         buckets.setdefault((label, region), []).append(line)
+    # group_paragraphs hands back the very TextLine objects it was given.
     return [
-        (label, paragraph)
+        (label, cast(list[TextLine], paragraph))
         for (label, _), bucket in buckets.items()
         for paragraph in group_paragraphs(order_lines(bucket))
     ]
