@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from docmill.engines.local.geometry import Region, TextLine
 from docmill.engines.local.routing import choose_path, text_layer_usable
-from docmill.engines.local.structure import build_blocks, join_lines
+from docmill.engines.local.structure import build_blocks
 from docmill.engines.local.tables import recover_grid, to_markdown
 
 
 def _line(x0: float, y0: float, text: str, width: float = 150, h: float = 10) -> TextLine:
-    return TextLine((x0, y0, x0 + width, y0 + h), text)
-
-
-def test_join_lines_undoes_hyphenation_and_keeps_cjk_together() -> None:
-    assert join_lines(["a recog-", "nizer works"]) == "a recognizer works"
-    assert join_lines(["well-", "Known"]) == "well- Known"
-    assert join_lines(["文档转换", "服务"]) == "文档转换服务"
-    assert join_lines(["docmill 可以", "read"]) == "docmill 可以 read"
+    return TextLine((x0, y0, x0 + width, y0 + h), text, h)
 
 
 def test_two_columns_are_read_column_by_column() -> None:
@@ -56,7 +49,7 @@ def test_page_furniture_goes_first_and_last() -> None:
     ]
 
 
-def test_bullets_become_one_list() -> None:
+def test_bullets_become_one_list_and_numbers_stay() -> None:
     lines = [
         _line(40, 100, "• first point"),
         _line(40, 114, "• second point"),
@@ -64,7 +57,7 @@ def test_bullets_become_one_list() -> None:
     ]
     blocks = build_blocks(lines, [], (500, 700))
     assert [(b.type, b.text) for b in blocks] == [
-        ("list", "- first point\n- second point\n- third point")
+        ("list", "- first point\n- second point\n1. third point")
     ]
 
 
@@ -92,8 +85,8 @@ def test_a_page_without_enough_text_is_routed_to_ocr() -> None:
 
 
 def test_text_repeated_at_page_edges_becomes_furniture() -> None:
-    from docmill.engines.local.furniture import mark_repeated_furniture
     from docmill.engines.local.pages import PageResult
+    from docmill.engines.local.second_pass import mark_repeated_furniture
     from docmill.engines.local.structure import PageBlock
 
     results = []

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from docmill.document import Block, Document, EngineInfo, ImageRef, Page, Source
 from docmill.engines.base import ConvertOptions, EngineError, ProgressCallback, no_progress
-from docmill.engines.local.furniture import level_titles, mark_repeated_furniture
 from docmill.engines.local.pages import PageResult, PageSettings, process_page
+from docmill.engines.local.second_pass import level_titles, mark_repeated_furniture
 from docmill.engines.local.sources import open_source
 
 _FURNITURE_RANK = {"header": 0, "footer": 2}

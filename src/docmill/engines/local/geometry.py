@@ -8,14 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from docmill.document import BBox
+from docmill.engines.layout_text import Line
 
 
 @dataclass(frozen=True)
-class TextLine:
-    """One line of text on a page, from the text layer or from OCR."""
+class TextLine(Line):
+    """A `Line` (bbox, text, size) with the recognizer's confidence (1.0 for a text layer).
 
-    bbox: BBox
-    text: str
+    For OCR output `size` is the height of the line's box, as `layout_text` expects.
+    """
+
     score: float = 1.0
 
 
@@ -49,15 +51,6 @@ def covered_fraction(inner: BBox, outer: BBox) -> float:
     """How much of `inner` lies within `outer` (0..1)."""
     own = area(inner)
     return intersection(inner, outer) / own if own > 0 else 0.0
-
-
-def union(boxes: list[BBox]) -> BBox:
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
 
 
 def scale_box(box: BBox, factor: float) -> BBox:

@@ -32,5 +32,6 @@ def recognize_lines(image: Image.Image, scale: float) -> list[TextLine]:
         xs = [float(point[0]) for point in quad]
         ys = [float(point[1]) for point in quad]
         bbox = (min(xs) / scale, min(ys) / scale, max(xs) / scale, max(ys) / scale)
-        lines.append(TextLine(bbox=bbox, text=str(text).strip(), score=float(score)))
+        size = bbox[3] - bbox[1]
+        lines.append(TextLine(bbox, str(text).strip(), size, float(score)))
     return lines

@@ -16,7 +16,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from docmill.engines.base import EngineError
 from docmill.engines.local.geometry import TextLine
-from docmill.engines.local.textlayer import extract_lines
 
 PDF_MAGIC = b"%PDF-"
 IMAGE_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "TIFF", "BMP", "MPO"})
@@ -77,18 +76,22 @@ class PdfSource:
             raise EngineError(f"Page {index + 1} of the PDF cannot be read: {exc}.") from exc
 
     def page_size(self, index: int) -> tuple[float, float]:
-        width, height = self._page(index).get_size()
-        return float(width), float(height)
+        from docmill.engines.textlayer import page_size
+
+        return page_size(self._page(index))
 
     def text_lines(self, index: int) -> list[TextLine]:
+        from docmill.engines.textlayer import extract_page_lines
+
         try:
-            return extract_lines(self._page(index))
+            lines = extract_page_lines(self._page(index))
+            return [TextLine(line.bbox, line.text, line.size) for line in lines]
         except self._errors as exc:
             raise EngineError(f"The text of page {index + 1} cannot be read: {exc}.") from exc
 
     def render(self, index: int, dpi: float, max_pixels: int) -> Rendered:
         page = self._page(index)
-        width, height = page.get_size()
+        width, height = self.page_size(index)
         scale = _render_scale(width, height, dpi / 72.0, max_pixels)
         try:
             image = page.render(scale=scale).to_pil().convert("RGB")

@@ -1,8 +1,10 @@
 """From text lines and layout regions to typed blocks in reading order, for one page.
 
 Figure, table and equation regions take the lines inside them. The other lines are
-labelled by the region they sit in (title, caption, header, footer, reference, text),
-grouped into paragraphs and lists, and ordered column by column.
+labelled by the region they sit in (title, caption, header, footer, reference, text);
+the lines of each region are grouped into paragraphs and the blocks ordered column by
+column with the shared text-layout code (`docmill.engines.layout_text`), so text-layer
+and OCR pages are grouped alike.
 """
 
 from __future__ import annotations
@@ -10,8 +12,19 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass, field
+from typing import cast
 
 from docmill.document import BBox
+from docmill.engines.furniture import is_page_number
+from docmill.engines.layout_text import (
+    group_paragraphs,
+    join_lines,
+    order_lines,
+    sort_by_reading_order,
+    starts_list_item,
+    typical_size,
+    union_bbox,
+)
 from docmill.engines.local.geometry import (
     Region,
     TextLine,
@@ -20,9 +33,7 @@ from docmill.engines.local.geometry import (
     height,
     horizontal_overlap,
     intersection,
-    union,
 )
-from docmill.engines.local.reading import order_boxes
 
 CONTAINERS = ("table", "equation", "figure")  # in order of precedence for a line
 # Which label region wins when a line sits in several.
@@ -40,15 +51,10 @@ LABEL_PRIORITY = {
 FURNITURE_BAND = 0.12
 NARROW_FURNITURE_BAND = 0.06
 
-_BULLET = re.compile(
-    r"^\s*([•●○◦▪▫■□‣⁃∙·\-\*\uf0b7\uf0a7\uf0d8\uf076]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+"
-)
-_PAGE_NUMBER = re.compile(
-    r"^\s*(?:[-–—]\s*)?(?:page\s+|第\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?\s*(?:页)?(?:\s*[-–—])?\s*$",
-    re.IGNORECASE,
-)
+# A bullet glyph (symbol-font bullets sit in the private use area) and the space after it.
+_BULLET_MARK = re.compile(r"^\s*(?:[•●○◦▪▫■□▸►‣⁃∙·\-–—*]|[\ue000-\uf8ff])\s*")
+_PRIVATE_GLYPHS = re.compile(r"[\ue000-\uf8ff]")
 _SENTENCE_END = frozenset("。．.!?！？；;")
-_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 
 @dataclass
@@ -66,28 +72,6 @@ class PageBlock:
     score: float | None = None
 
 
-def is_cjk(ch: str) -> bool:
-    return bool(_CJK.match(ch))
-
-
-def join_lines(texts: list[str]) -> str:
-    """Lines of one paragraph as one string: hyphenation undone, no spaces between CJK."""
-    out = ""
-    for raw in texts:
-        text = raw.strip()
-        if not text:
-            continue
-        if not out:
-            out = text
-        elif out.endswith("-") and len(out) > 1 and out[-2].isalpha() and text[0].islower():
-            out = out[:-1] + text
-        elif is_cjk(out[-1]) and is_cjk(text[0]):
-            out += text
-        else:
-            out += " " + text
-    return out
-
-
 def _suppress_duplicates(regions: list[Region]) -> list[Region]:
     """Regions of one kind that mostly overlap become their union (highest score kept)."""
     kept: list[Region] = []
@@ -95,7 +79,7 @@ def _suppress_duplicates(regions: list[Region]) -> list[Region]:
         for i, other in enumerate(kept):
             smaller = min(area(region.bbox), area(other.bbox)) or 1.0
             if other.kind == region.kind and intersection(region.bbox, other.bbox) > 0.5 * smaller:
-                kept[i] = Region(other.kind, union([other.bbox, region.bbox]), other.score)
+                kept[i] = Region(other.kind, union_bbox([other.bbox, region.bbox]), other.score)
                 break
         else:
             kept.append(region)
@@ -112,8 +96,9 @@ def merge_line_pieces(lines: list[TextLine]) -> list[TextLine]:
             gap = line.bbox[0] - other.bbox[2]
             if shared > 0.6 * tallest and -0.5 * tallest < gap < 0.8 * tallest:
                 merged[i] = TextLine(
-                    union([other.bbox, line.bbox]),
+                    union_bbox([other.bbox, line.bbox]),
                     join_lines([other.text, line.text]),
+                    max(other.size, line.size),
                     min(other.score, line.score),
                 )
                 break
@@ -146,7 +131,7 @@ def _label_of(line: TextLine, labels: list[Region], page_height: float) -> tuple
     if candidates:
         _, _, index = min(candidates)
         return labels[index].kind, index
-    if _PAGE_NUMBER.match(line.text):
+    if is_page_number(line.text):
         middle = _center(line.bbox)[1]
         if middle < NARROW_FURNITURE_BAND * page_height:
             return "header", -1
@@ -189,92 +174,37 @@ def _retype(block: PageBlock, page_height: float, body_height: float) -> None:
         block.level = None
 
 
-def _starts_item(line: TextLine) -> bool:
-    return bool(_BULLET.match(line.text))
+def _paragraphs(labelled: list[tuple[TextLine, str, int]]) -> list[tuple[str, list[TextLine]]]:
+    """Paragraphs within each label region (lines outside any region count as one)."""
+    buckets: dict[tuple[str, int], list[TextLine]] = {}
+    for line, label, region in labelled:
+        buckets.setdefault((label, region), []).append(line)
+    # group_paragraphs hands back the very TextLine objects it was given.
+    return [
+        (label, cast(list[TextLine], paragraph))
+        for (label, _), bucket in buckets.items()
+        for paragraph in group_paragraphs(order_lines(bucket))
+    ]
 
 
-def line_spacing(lines: list[TextLine]) -> float:
-    """The usual gap between a line and the next one below it (0 when there is none)."""
-    gaps: list[float] = []
-    ordered = sorted(lines, key=lambda ln: ln.bbox[1])
-    for i, line in enumerate(ordered):
-        below = next(
-            (
-                o
-                for o in ordered[i + 1 :]
-                if horizontal_overlap(line.bbox, o.bbox) > 0.3
-                and o.bbox[1] > line.bbox[1] + 0.5 * height(line.bbox)
-            ),
-            None,
-        )
-        if below is not None:
-            gaps.append(max(0.0, below.bbox[1] - line.bbox[3]))
-    return statistics.median(gaps) if gaps else 0.0
-
-
-def _continues(group: list[TextLine], line: TextLine, body_height: float, spacing: float) -> bool:
-    """Whether `line` carries on the paragraph whose lines so far are `group`."""
-    last = group[-1]
-    line_height = max(height(last.bbox), height(line.bbox), 1.0)
-    gap = line.bbox[1] - last.bbox[3]
-    allowed = max(0.9 * max(line_height, body_height), 1.4 * spacing + 0.2 * line_height)
-    if gap > allowed or gap < -0.5 * line_height:
-        return False
-    if horizontal_overlap(last.bbox, line.bbox) < 0.3:
-        return False
-    left = min(ln.bbox[0] for ln in group)
-    right = max(max(ln.bbox[2] for ln in group), line.bbox[2])
-    # A short line ends its paragraph; an indented line starts a new one (except under a
-    # list item, whose wrapped lines hang indented below the bullet).
-    if len(group) > 1 and last.bbox[2] < right - 3 * line_height:
-        return False
-    if _starts_item(group[0]):
-        return True
-    return not (len(group) > 1 and line.bbox[0] > left + 1.2 * line_height)
-
-
-def _group_paragraphs(
-    lines: list[tuple[TextLine, str, int]], body_height: float, spacing: float
-) -> list[tuple[str, list[TextLine]]]:
-    """Lines (with label and label region) grouped into paragraphs, each with its label."""
-    open_groups: list[tuple[str, int, list[TextLine]]] = []
-    for line, label, region in sorted(lines, key=lambda t: (t[0].bbox[1], t[0].bbox[0])):
-        target = None
-        if not (label in ("text", "reference") and _starts_item(line)):
-            for group in reversed(open_groups):
-                g_label, g_region, g_lines = group
-                if (
-                    g_label == label
-                    and g_region == region
-                    and _continues(g_lines, line, body_height, spacing)
-                ):
-                    target = group
-                    break
-        if target is None:
-            open_groups.append((label, region, [line]))
-        else:
-            target[2].append(line)
-    return [(label, group_lines) for label, _, group_lines in open_groups]
-
-
-def _block_from(label: str, group: list[TextLine], body_height: float) -> PageBlock:
-    texts = [ln.text for ln in group]
-    if label in ("text", "reference") and _starts_item(group[0]):
-        return PageBlock("list", union([ln.bbox for ln in group]), group, join_lines(texts))
-    block = PageBlock(label, union([ln.bbox for ln in group]), group, join_lines(texts))
-    block.score = min(ln.score for ln in group)
-    return block
+def _block_from(label: str, group: list[TextLine]) -> PageBlock:
+    text = join_lines([ln.text for ln in group])
+    bbox = union_bbox([ln.bbox for ln in group])
+    kind = "list" if label in ("text", "reference") and starts_list_item(text) else label
+    if kind == "title":
+        text = " ".join(_PRIVATE_GLYPHS.sub("", text).split())
+    return PageBlock(kind, bbox, group, text, score=min(ln.score for ln in group))
 
 
 def _merge_lists(blocks: list[PageBlock]) -> list[PageBlock]:
     """Consecutive list items become one list block, one Markdown item per source item."""
     out: list[PageBlock] = []
     for block in blocks:
-        item = "- " + _BULLET.sub("", block.text, count=1).strip()
+        item = _BULLET_MARK.sub("- ", block.text, count=1)
         if block.type == "list" and out and out[-1].type == "list":
             previous = out[-1]
             previous.lines.extend(block.lines)
-            previous.bbox = union([previous.bbox, block.bbox])
+            previous.bbox = union_bbox([previous.bbox, block.bbox])
             previous.text += "\n" + item
         elif block.type == "list":
             block.text = item
@@ -340,21 +270,20 @@ def build_blocks(
     heights = [height(ln.bbox) for ln in free] or [10.0]
     body_height = statistics.median(heights)
     labelled = [(line, *_label_of(line, labels, page_height)) for line in free]
-    spacing = min(line_spacing(free), 1.5 * body_height)
-    groups = _group_paragraphs(labelled, body_height, spacing)
-    text_blocks = [_block_from(label, group, body_height) for label, group in groups]
+    text_blocks = [_block_from(label, group) for label, group in _paragraphs(labelled)]
     for block in text_blocks:
         _retype(block, page_height, body_height)
     for block in container_blocks:
         block.lines.sort(key=lambda ln: (ln.bbox[1], ln.bbox[0]))
         block.text = join_lines([ln.text for ln in block.lines])
+    gutter = max(typical_size(free), 4.0)
+
+    def in_order(blocks: list[PageBlock]) -> list[PageBlock]:
+        return sort_by_reading_order(blocks, lambda b: b.bbox, gutter)
+
     headers = [b for b in text_blocks if b.type == "header"]
     footers = [b for b in text_blocks if b.type == "footer"]
     body = [b for b in text_blocks + container_blocks if b.type not in ("header", "footer")]
-    ordered = (
-        order_boxes(headers, lambda b: b.bbox)
-        + _merge_lists(order_boxes(body, lambda b: b.bbox))
-        + order_boxes(footers, lambda b: b.bbox)
-    )
+    ordered = in_order(headers) + _merge_lists(in_order(body)) + in_order(footers)
     _attach_captions(ordered)
     return ordered

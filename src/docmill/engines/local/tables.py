@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 from docmill.document import BBox
+from docmill.engines.layout_text import join_lines
 from docmill.engines.local.geometry import TextLine, height
-from docmill.engines.local.structure import join_lines
 
 Grid = list[list[str]]
 
