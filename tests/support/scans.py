@@ -20,11 +20,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-CJK_FONT_FILES = (
-    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
-    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
-    Path("/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc"),
-)
+from tests.support.pdfgen import find_cjk_font
 
 ENGLISH_LINES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -71,13 +67,8 @@ class Sample:
     text: str  # the body text a reader should find, lines joined by newlines
 
 
-def cjk_font() -> Path | None:
-    """The first installed CJK font file, if any."""
-    return next((path for path in CJK_FONT_FILES if path.exists()), None)
-
-
 def _register_cjk() -> str:
-    font = cjk_font()
+    font = find_cjk_font()
     if font is None:
         raise FileNotFoundError("no CJK font installed (fonts-wqy-microhei or fonts-noto-cjk)")
     if "DocmillCJK" not in pdfmetrics.getRegisteredFontNames():
@@ -253,7 +244,7 @@ def generate_cases(folder: Path) -> dict[str, Sample]:
         "table_scan": scanned_pdf(table, folder / "table_scan.pdf", 200),
         "figure": figure_pdf(folder / "figure.pdf"),
     }
-    if cjk_font() is not None:
+    if find_cjk_font() is not None:
         chinese = chinese_pdf(folder / "chinese.pdf")
         cases["chinese_scan"] = scanned_pdf(chinese, folder / "chinese_scan.pdf", 200)
     return cases

@@ -72,7 +72,7 @@ def convert(
 
 def need_cjk_font() -> None:
     """Skip without a CJK font; in CI (CI=true) its absence is a failure."""
-    if scans.cjk_font() is None:
+    if scans.find_cjk_font() is None:
         message = "no CJK font: apt-get install fonts-wqy-microhei (see Makefile)"
         if IN_CI:
             pytest.fail(message)

@@ -70,7 +70,7 @@ def test_corrupt_image_fails_clearly(engine: LocalEngine, tmp_path: Path) -> Non
 def test_corrupt_pdf_fails_clearly(engine: LocalEngine, tmp_path: Path) -> None:
     path = tmp_path / "broken.pdf"
     path.write_bytes(b"%PDF-1.7\n" + b"garbage " * 100)
-    assert _convert_error(engine, path, tmp_path).startswith("The PDF cannot be opened")
+    assert _convert_error(engine, path, tmp_path).startswith("the PDF cannot be read (damaged")
 
 
 def test_empty_and_unknown_files_fail_clearly(engine: LocalEngine, tmp_path: Path) -> None:
@@ -154,3 +154,22 @@ def test_image_formats_open_as_one_page(tmp_path: Path, fmt: str, mime: str) -> 
         assert source.render(0, 200, 10_000_000).image.size == (120, 80)
     finally:
         source.close()
+
+
+def test_password_protected_pdf_fails_clearly(engine: LocalEngine, tmp_path: Path) -> None:
+    from tests.support import pdfgen
+
+    path = tmp_path / "locked.pdf"
+    path.write_bytes(pdfgen.encrypted_pdf().data)
+    assert "password-protected" in _convert_error(engine, path, tmp_path)
+
+
+@pytest.mark.slow
+def test_each_pdf_page_takes_its_own_path(engine: LocalEngine, tmp_path: Path) -> None:
+    from tests.support import pdfgen
+
+    path = tmp_path / "mixed.pdf"
+    path.write_bytes(pdfgen.mixed_pdf().data)
+    document = engine.convert(path, tmp_path / "out", ConvertOptions())
+    assert (document.timings["pages_text_layer"], document.timings["pages_ocr"]) == (1.0, 1.0)
+    assert "A page with real text on it." in document.markdown

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable, Sequence
 from importlib import metadata
@@ -13,6 +12,7 @@ from docmill.engines.base import ConvertOptions, EngineError, ProgressCallback, 
 from docmill.engines.local.pages import PageResult, PageSettings, process_page
 from docmill.engines.local.second_pass import level_titles, mark_repeated_furniture
 from docmill.engines.local.sources import open_source
+from docmill.engines.pdf_text import sha256_of
 
 _FURNITURE_RANK = {"header": 0, "footer": 2}
 
@@ -25,14 +25,6 @@ def _version() -> str:
         except metadata.PackageNotFoundError:
             parts.append(f"{dist}-unknown")
     return "1+" + "+".join(parts)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class LocalEngine:
@@ -139,7 +131,7 @@ class LocalEngine:
                     )
                 )
         return Document(
-            source=Source(filename=path.name, sha256=_sha256(path), mime=mime, pages=len(pages)),
+            source=Source(filename=path.name, sha256=sha256_of(path), mime=mime, pages=len(pages)),
             engine=EngineInfo(
                 name=self.name,
                 version=self.version,

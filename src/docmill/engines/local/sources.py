@@ -60,11 +60,10 @@ class PdfSource:
     def __init__(self, path: Path) -> None:
         import pypdfium2 as pdfium
 
+        from docmill.engines.pdf_text import open_pdf
+
         self._errors = (pdfium.PdfiumError,)
-        try:
-            self._pdf = pdfium.PdfDocument(str(path))
-        except pdfium.PdfiumError as exc:
-            raise EngineError(f"The PDF cannot be opened: {exc}.") from exc
+        self._pdf = open_pdf(path)
 
     def __len__(self) -> int:
         return len(self._pdf)
@@ -81,10 +80,14 @@ class PdfSource:
         return page_size(self._page(index))
 
     def text_lines(self, index: int) -> list[TextLine]:
-        from docmill.engines.textlayer import extract_page_lines
+        """The page's text layer as lines; none when the layer is empty or unmapped glyphs."""
+        from docmill.engines.textlayer import extract_page_lines, page_has_text_layer
 
         try:
-            lines = extract_page_lines(self._page(index))
+            page = self._page(index)
+            if not page_has_text_layer(page):
+                return []
+            lines = extract_page_lines(page)
             return [TextLine(line.bbox, line.text, line.size) for line in lines]
         except self._errors as exc:
             raise EngineError(f"The text of page {index + 1} cannot be read: {exc}.") from exc
