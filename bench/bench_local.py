@@ -166,12 +166,14 @@ def report(ocr_pages: int) -> str:
     ocr_indices = list(range(ocr_pages))
     ocr_1x2 = measure(1, 2, ocr_indices, True)
     ocr_2x1 = measure(2, 1, ocr_indices, True)
+    load = "/".join(f"{value:.1f}" for value in os.getloadavg())
     lines = [
         "## local engine",
         "",
         f"Machine: {os.cpu_count()} CPUs, CPU only. Input: study_notes.pdf (A4, 31 pages, "
         f"bilingual); OCR path = the same pages with force_ocr (rendered at 200 dpi), first "
-        f"{ocr_pages} pages. Models loaded before timing. Peak memory = max RSS of a worker.",
+        f"{ocr_pages} pages. Models loaded before timing. Peak memory = max RSS of a worker. "
+        f"Load average when measured: {load} (other work on the machine slows the numbers).",
         "",
         "| path | processes x onnx threads | pages | pages/s | s/page | peak MiB/worker |",
         "| --- | --- | --- | --- | --- | --- |",
