@@ -160,20 +160,21 @@ def study_notes_ocr_vs_text_layer(
 
 
 def report(ocr_pages: int) -> str:
+    # Taken before the bench's own work adds to it.
+    load = "/".join(f"{value:.1f}" for value in os.getloadavg())
     total = 31
     text_1x2 = measure(1, 2, list(range(total)), False)
     text_2x1 = measure(2, 1, list(range(total)), False)
     ocr_indices = list(range(ocr_pages))
     ocr_1x2 = measure(1, 2, ocr_indices, True)
     ocr_2x1 = measure(2, 1, ocr_indices, True)
-    load = "/".join(f"{value:.1f}" for value in os.getloadavg())
     lines = [
         "## local engine",
         "",
         f"Machine: {os.cpu_count()} CPUs, CPU only. Input: study_notes.pdf (A4, 31 pages, "
         f"bilingual); OCR path = the same pages with force_ocr (rendered at 200 dpi), first "
         f"{ocr_pages} pages. Models loaded before timing. Peak memory = max RSS of a worker. "
-        f"Load average when measured: {load} (other work on the machine slows the numbers).",
+        f"Load average (1/5/15 min) before measuring: {load}; other work on the machine slows the numbers.",
         "",
         "| path | processes x onnx threads | pages | pages/s | s/page | peak MiB/worker |",
         "| --- | --- | --- | --- | --- | --- |",
