@@ -174,7 +174,8 @@ def report(ocr_pages: int) -> str:
         f"Machine: {os.cpu_count()} CPUs, CPU only. Input: study_notes.pdf (A4, 31 pages, "
         f"bilingual); OCR path = the same pages with force_ocr (rendered at 200 dpi), first "
         f"{ocr_pages} pages. Models loaded before timing. Peak memory = max RSS of a worker. "
-        f"Load average (1/5/15 min) before measuring: {load}; other work on the machine slows the numbers.",
+        f"Load average (1/5/15 min) before measuring: {load}; other work on the machine "
+        "slows the numbers.",
         "",
         "| path | processes x onnx threads | pages | pages/s | s/page | peak MiB/worker |",
         "| --- | --- | --- | --- | --- | --- |",
