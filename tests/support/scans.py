@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2 as pdfium
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from reportlab.lib.pagesizes import A6, landscape
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
@@ -155,14 +156,44 @@ def figure_pdf(path: Path) -> Sample:
     pdf = canvas.Canvas(str(path), pagesize=A6)
     pdf.setFont("Helvetica", 10)
     pdf.drawString(20, height - 40, "Sales grew in every region this year.")
-    from reportlab.lib.utils import ImageReader
-
     pdf.drawImage(ImageReader(io.BytesIO(buffer.getvalue())), 40, height - 230, 200, 130)
     pdf.setFont("Helvetica", 9)
     pdf.drawString(60, height - 248, "Figure 1: Sales by region")
     pdf.showPage()
     pdf.save()
     return Sample(path, "Sales grew in every region this year.\nFigure 1: Sales by region")
+
+
+PASTED_LINES = [
+    "This paragraph was pasted in",
+    "as a picture, so the page text",
+    "layer does not contain it.",
+]
+
+
+def pasted_scan_pdf(path: Path) -> Sample:
+    """An A6 born-digital page with a real sentence above a picture of a paragraph."""
+    _, height = A6
+    scale = 200 / 72  # the picture is drawn at 200 dpi
+    picture = Image.new("RGB", (round(250 * scale), round(60 * scale)), "white")
+    draw = ImageDraw.Draw(picture)
+    try:
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.truetype(
+            "DejaVuSans.ttf", round(10 * scale)
+        )
+    except OSError:  # no DejaVu: Pillow's built-in scalable font
+        font = ImageFont.load_default(size=round(10 * scale))
+    for i, line in enumerate(PASTED_LINES):
+        draw.text((4, 4 + i * 16 * scale), line, fill="black", font=font)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    pdf = canvas.Canvas(str(path), pagesize=A6)
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(20, height - 40, "The text layer holds this sentence.")
+    pdf.drawImage(ImageReader(io.BytesIO(buffer.getvalue())), 20, height - 120, 250, 60)
+    pdf.showPage()
+    pdf.save()
+    return Sample(path, "\n".join(["The text layer holds this sentence.", *PASTED_LINES]))
 
 
 def chinese_pdf(path: Path) -> Sample:
@@ -243,6 +274,7 @@ def generate_cases(folder: Path) -> dict[str, Sample]:
         "table": table,
         "table_scan": scanned_pdf(table, folder / "table_scan.pdf", 200),
         "figure": figure_pdf(folder / "figure.pdf"),
+        "pasted_scan": pasted_scan_pdf(folder / "pasted_scan.pdf"),
     }
     if find_cjk_font() is not None:
         chinese = chinese_pdf(folder / "chinese.pdf")

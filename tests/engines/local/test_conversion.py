@@ -119,6 +119,15 @@ def test_figure_is_cropped_and_referenced_with_its_caption(convert: Convert) -> 
 
 
 @pytest.mark.slow
+def test_picture_of_text_on_a_born_digital_page_is_read(convert: Convert, samples) -> None:
+    result = convert("pasted_scan")
+    assert _paths(result) == {"pages_text_layer": 1.0, "pages_ocr": 0.0}
+    error = scans.cer(samples["pasted_scan"].text, result.body_text())
+    assert error < 0.05, f"CER {error:.3f}"
+    assert result.markdown.index("text layer holds") < result.markdown.index("pasted in")
+
+
+@pytest.mark.slow
 def test_chinese_scan_reads_within_cer_bound(convert: Convert, samples) -> None:
     need_cjk_font()
     result = convert("chinese_scan")
@@ -138,6 +147,7 @@ def test_table_picture_fixture_converts(convert: Convert, fixtures: Path) -> Non
     assert "费用" in result.markdown
 
 
+@pytest.mark.slow
 def test_study_notes_fixture_converts_by_its_text_layer(convert: Convert, fixtures: Path) -> None:
     result = convert(fixtures / "study_notes.pdf")
     document = result.document

@@ -66,6 +66,9 @@ def _ocr_model() -> RapidOCR:
         model = RapidOCR(
             params={
                 "Global.log_level": "warning",
+                # The 0/180 degree line classifier turns some upright bold words upside down
+                # ("Solution" read as "uoinios"); document lines are upright, so skip it.
+                "Global.use_cls": False,
                 "Global.max_side_len": OCR_MAX_SIDE,
                 "Det.limit_type": "max",
                 "Det.limit_side_len": DETECT_MAX_SIDE,

@@ -9,7 +9,14 @@ from pathlib import Path
 from PIL import Image
 
 from docmill.document import BBox, ImageRef
-from docmill.engines.local.geometry import TextLine
+from docmill.engines.layout_text import union_bbox
+from docmill.engines.local.geometry import (
+    Region,
+    TextLine,
+    area,
+    covered_fraction,
+    intersection,
+)
 from docmill.engines.local.layout import detect_regions
 from docmill.engines.local.ocr import recognize_lines
 from docmill.engines.local.routing import choose_path
@@ -20,6 +27,9 @@ from docmill.engines.local.tables import recover_grid, to_html, to_markdown
 # Text-layer pages are rendered only for layout analysis and figure crops.
 TEXT_PATH_DPI = 144.0
 CROPPED_TYPES = ("figure", "table", "equation")
+# Regions read by OCR on a text-layer page when the text layer has nothing in them.
+READ_IF_EMPTY = frozenset({"text", "title", "table", "reference", "equation"})
+MIN_READ_AREA = 400.0  # square points; smaller empty regions are noise
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,50 @@ def _crop(rendered: Rendered, bbox: BBox) -> Image.Image | None:
     return rendered.image.crop(box)
 
 
+def _has_text(box: BBox, lines: list[TextLine]) -> bool:
+    return any(
+        intersection(line.bbox, box) > 0.25 * min(area(line.bbox), area(box)) for line in lines
+    )
+
+
+def _unread_areas(regions: list[Region], pictures: list[BBox], lines: list[TextLine]) -> list[BBox]:
+    """Areas of a text-layer page holding pictures of text (a pasted scan, a table image)
+    that the text layer does not cover: text-like layout regions without text-layer lines,
+    and pictures the layout model did not call figures. Overlapping areas are merged."""
+    figures = [r.bbox for r in regions if r.kind == "figure"]
+    areas = [r.bbox for r in regions if r.kind in READ_IF_EMPTY]
+    areas += [p for p in pictures if not any(covered_fraction(p, f) > 0.5 for f in figures)]
+    wanted = [box for box in areas if area(box) >= MIN_READ_AREA and not _has_text(box, lines)]
+    return _merge_overlapping(wanted)
+
+
+def _merge_overlapping(boxes: list[BBox]) -> list[BBox]:
+    """Boxes that overlap merged into their union, so no area is read twice."""
+    merged: list[BBox] = []
+    for box in boxes:
+        overlapping = [m for m in merged if intersection(m, box) > 0]
+        merged = [m for m in merged if m not in overlapping]
+        merged.append(union_bbox([box, *overlapping]))
+    return merged
+
+
+def _read_region(rendered: Rendered, bbox: BBox) -> list[TextLine]:
+    """OCR lines of one area of the page, in page points."""
+    crop = _crop(rendered, bbox)
+    if crop is None:
+        return []
+    x0, y0 = bbox[0], bbox[1]
+    return [
+        TextLine(
+            (line.bbox[0] + x0, line.bbox[1] + y0, line.bbox[2] + x0, line.bbox[3] + y0),
+            line.text,
+            line.size,
+            line.score,
+        )
+        for line in recognize_lines(crop, rendered.scale)
+    ]
+
+
 def _finish_container(
     block: PageBlock, crop: Image.Image | None, scale: float, lines: list[TextLine]
 ) -> None:
@@ -79,10 +133,13 @@ def process_page(
     if path == "text":
         rendered = source.render(index, TEXT_PATH_DPI, settings.max_render_pixels)
         regions = detect_regions(rendered.image, rendered.scale)
-        blocks = build_blocks(text_lines, regions, (width, height))
-        if any(block.type in CROPPED_TYPES for block in blocks):
-            # Crops are kept at the OCR resolution, sharper than the layout render.
+        unread = _unread_areas(regions, source.image_boxes(index), text_lines)
+        if unread or any(r.kind in CROPPED_TYPES for r in regions):
+            # Crops and region OCR work at the OCR resolution, sharper than the layout one.
             rendered = source.render(index, settings.ocr_dpi, settings.max_render_pixels)
+        for box in unread:
+            text_lines = text_lines + _read_region(rendered, box)
+        blocks = build_blocks(text_lines, regions, (width, height))
     else:
         rendered = source.render(index, settings.ocr_dpi, settings.max_render_pixels)
         regions = detect_regions(rendered.image, rendered.scale)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from docmill.document import BBox
 from docmill.engines.base import EngineError
 from docmill.engines.local.geometry import TextLine
 
@@ -40,6 +41,8 @@ class PageSource(Protocol):
     def text_lines(self, index: int) -> list[TextLine]: ...
 
     def render(self, index: int, dpi: float, max_pixels: int) -> Rendered: ...
+
+    def image_boxes(self, index: int) -> list[BBox]: ...
 
     def close(self) -> None: ...
 
@@ -102,6 +105,20 @@ class PdfSource:
             raise EngineError(f"Page {index + 1} cannot be rendered: {exc}.") from exc
         return Rendered(image=image, scale=image.width / width)
 
+    def image_boxes(self, index: int) -> list[BBox]:
+        """Where the page draws pictures, in page points (top-left origin)."""
+        import pypdfium2.raw as pdfium_c
+
+        from docmill.engines.textlayer import PageFrame
+
+        page = self._page(index)
+        frame = PageFrame.of(page)
+        try:
+            objects = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4)
+            return [frame.box(*obj.get_bounds()) for obj in objects]
+        except self._errors as exc:
+            raise EngineError(f"The pictures of page {index + 1} cannot be read: {exc}.") from exc
+
     def close(self) -> None:
         self._pdf.close()
 
@@ -160,6 +177,9 @@ class ImageSource:
         return self._sizes[index]
 
     def text_lines(self, index: int) -> list[TextLine]:
+        return []
+
+    def image_boxes(self, index: int) -> list[BBox]:
         return []
 
     def render(self, index: int, dpi: float, max_pixels: int) -> Rendered:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from docmill.document import BBox
@@ -107,6 +107,29 @@ def merge_line_pieces(lines: list[TextLine]) -> list[TextLine]:
     return merged
 
 
+def even_out_sizes(lines: list[TextLine]) -> list[TextLine]:
+    """OCR lines with the page's usual size when theirs is near it.
+
+    An OCR box is as tall as its letters: a line with descenders ("g", "y") is taller than
+    one without. Paragraph grouping compares sizes, so near-equal ones are made equal.
+    """
+    if not lines:
+        return lines
+    usual = statistics.median(line.size for line in lines)
+    return [
+        replace(line, size=usual) if abs(line.size - usual) <= 0.25 * usual else line
+        for line in lines
+    ]
+
+
+def _body_height(lines: list[TextLine]) -> float:
+    """The usual line height of body text. Text-layer lines (score 1.0) decide when there
+    are any, since OCR boxes on the same page (pictures of text) run taller than type."""
+    layer = [height(line.bbox) for line in lines if line.score >= 1.0]
+    heights = layer or [height(line.bbox) for line in lines]
+    return statistics.median(heights) if heights else 10.0
+
+
 def _reads_as_prose(line: TextLine, figure: BBox) -> bool:
     """A long line across most of a figure region is body text the model took for a figure."""
     return len(line.text) >= 15 and (line.bbox[2] - line.bbox[0]) > 0.5 * (figure[2] - figure[0])
@@ -141,7 +164,7 @@ def _label_of(line: TextLine, labels: list[Region], page_height: float) -> tuple
 
 
 def _retype(block: PageBlock, page_height: float, body_height: float) -> None:
-    """Second thoughts on the model's labels, from position and type size."""
+    """Second thoughts on the model's labels, from position and line height."""
     tallest = max(height(ln.bbox) for ln in block.lines)
     small = tallest < 0.95 * body_height
     top, bottom = block.bbox[1], block.bbox[3]
@@ -267,8 +290,9 @@ def build_blocks(
             home.lines.append(line)
     if merge_pieces:
         free = merge_line_pieces(free)
-    heights = [height(ln.bbox) for ln in free] or [10.0]
-    body_height = statistics.median(heights)
+    recognized = [line for line in free if line.score < 1.0]
+    free = [line for line in free if line.score >= 1.0] + even_out_sizes(recognized)
+    body_height = _body_height(free)
     labelled = [(line, *_label_of(line, labels, page_height)) for line in free]
     text_blocks = [_block_from(label, group) for label, group in _paragraphs(labelled)]
     for block in text_blocks:
