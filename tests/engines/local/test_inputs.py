@@ -173,3 +173,13 @@ def test_each_pdf_page_takes_its_own_path(engine: LocalEngine, tmp_path: Path) -
     document = engine.convert(path, tmp_path / "out", ConvertOptions())
     assert (document.timings["pages_text_layer"], document.timings["pages_ocr"]) == (1.0, 1.0)
     assert "A page with real text on it." in document.markdown
+
+
+@pytest.mark.slow
+def test_a_blank_scan_converts_with_a_warning(engine: LocalEngine, tmp_path: Path) -> None:
+    path = tmp_path / "blank.png"
+    Image.new("RGB", (300, 400), "white").save(path)
+    document = engine.convert(path, tmp_path / "out", ConvertOptions())
+    assert document.source.pages == 1 and document.blocks == []
+    assert document.warnings == ["page 1: no text was recognized"]
+    assert document.markdown == ""

@@ -140,6 +140,7 @@ class LocalEngine:
             pages=pages,
             blocks=blocks,
             images=images,
+            warnings=[warning for result in results for warning in result.warnings],
             timings={
                 "pages_text_layer": float(counts["text"]),
                 "pages_ocr": float(counts["ocr"]),

@@ -50,6 +50,7 @@ class PageResult:
     blocks: list[PageBlock] = field(default_factory=list)
     images: list[ImageRef] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
 def _crop(rendered: Rendered, bbox: BBox) -> Image.Image | None:
@@ -128,6 +129,7 @@ def process_page(
     to `out_dir/images/`. Raises EngineError when the page cannot be read or rendered."""
     started = time.perf_counter()
     width, height = source.page_size(index)
+    warnings: list[str] = []
     text_lines = [] if settings.force_ocr else source.text_lines(index)
     path = choose_path(text_lines, settings.force_ocr)
     if path == "text":
@@ -145,6 +147,8 @@ def process_page(
         regions = detect_regions(rendered.image, rendered.scale)
         lines = recognize_lines(rendered.image, rendered.scale)
         blocks = build_blocks(lines, regions, (width, height), merge_pieces=True)
+        if not lines:
+            warnings.append(f"page {index + 1}: no text was recognized")
     images: list[ImageRef] = []
     counts: dict[str, int] = {}
     for block in blocks:
@@ -171,4 +175,5 @@ def process_page(
         blocks=blocks,
         images=images,
         seconds=time.perf_counter() - started,
+        warnings=warnings,
     )
