@@ -111,5 +111,7 @@ def convert(
             f"{file.name}: {document.source.pages} pages, {len(document.blocks)} blocks, "
             f"{len(document.images)} images -> {folder}"
         )
+        for warning in document.warnings:
+            typer.secho(f"{file.name}: {warning}", fg=typer.colors.YELLOW, err=True)
     if failures:
         raise typer.Exit(1)
