@@ -44,6 +44,14 @@ class LocalEngine:
         self._dpi = float(settings.local_render_dpi)
         self._max_render_pixels = settings.local_max_render_pixels
 
+    def load_models(self) -> None:
+        """Load both models now (e.g. in a pool worker's initializer) instead of on the
+        first page. Meant for worker processes only: the API process must not call it."""
+        from docmill.engines.local.models import layout_model, ocr_model
+
+        layout_model()
+        ocr_model()
+
     def _page_settings(self, options: ConvertOptions) -> PageSettings:
         return PageSettings(
             ocr_dpi=self._dpi,
