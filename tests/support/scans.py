@@ -77,6 +77,13 @@ def _register_cjk() -> str:
     return "DocmillCJK"
 
 
+def _draw_lines(pdf: canvas.Canvas, lines: list[str], x: float, top: float, step: float) -> None:
+    """Lines one under another from baseline `top`; an empty string leaves a gap."""
+    for number, line in enumerate(lines):
+        if line:
+            pdf.drawString(x, top - number * step, line)
+
+
 def english_pdf(path: Path, with_furniture: bool = True) -> Sample:
     """An A6 born-digital page: a title, a paragraph, and a header and footer."""
     width, height = A6
@@ -88,10 +95,7 @@ def english_pdf(path: Path, with_furniture: bool = True) -> Sample:
     pdf.setFont("Helvetica-Bold", 14)
     pdf.drawString(20, height - 50, "Offline Reading")
     pdf.setFont("Helvetica", 10)
-    y = height - 75
-    for line in ENGLISH_LINES:
-        pdf.drawString(20, y, line)
-        y -= 14
+    _draw_lines(pdf, ENGLISH_LINES, 20, height - 75, 14)
     pdf.showPage()
     pdf.save()
     return Sample(path, "\n".join(["Offline Reading", *ENGLISH_LINES]))
@@ -107,11 +111,7 @@ def two_column_pdf(path: Path) -> Sample:
     pdf.drawString(20, height - 32, TWO_COLUMN_TITLE)
     pdf.setFont("Helvetica", 10)
     for x, lines in ((20, LEFT_COLUMN), (width / 2 + 10, RIGHT_COLUMN)):
-        y = height - 58
-        for line in lines:
-            if line:
-                pdf.drawString(x, y, line)
-            y -= 13
+        _draw_lines(pdf, lines, x, height - 58, 13)
     pdf.showPage()
     pdf.save()
     body = [line for line in LEFT_COLUMN + RIGHT_COLUMN if line]
@@ -202,10 +202,7 @@ def chinese_pdf(path: Path) -> Sample:
     _width, height = A6
     pdf = canvas.Canvas(str(path), pagesize=A6)
     pdf.setFont(font, 12)
-    y = height - 50
-    for line in CHINESE_LINES:
-        pdf.drawString(20, y, line)
-        y -= 22
+    _draw_lines(pdf, CHINESE_LINES, 20, height - 50, 22)
     pdf.showPage()
     pdf.save()
     return Sample(path, "\n".join(CHINESE_LINES))
