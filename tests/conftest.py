@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from docmill.config import Settings
 from docmill.devtools.fake_llm import FakeUpstream
 from docmill.store.cache_table import SqlKeyValueStore, create_cache_table
+from tests.support.monkeyocr import monkeyocr  # noqa: F401  (fixture)
 from tests.support.server import LiveServer, live_server
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -71,8 +71,10 @@ def completion_key(request: dict[str, Any]) -> str:
     return make_key("llm", request)
 
 
-def ocr_key(content_sha256: str, engine: str, options: dict[str, Any]) -> str:
-    return make_key("ocr", [content_sha256, engine, options])
+def ocr_key(result_key: str) -> str:
+    """The key of a conversion result: `result_key` is already a hash of content,
+    engine and options (`pipeline.tasks.cache_key`)."""
+    return f"ocr:{result_key}"
 
 
 class MemoryLevel:

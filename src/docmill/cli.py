@@ -8,6 +8,7 @@ import logging
 import typer
 
 from docmill.config import Settings
+from docmill.devtools.cli import dev
 
 app = typer.Typer(
     help="docmill: PDFs and images to Markdown, blocks and images.", no_args_is_help=True
@@ -16,6 +17,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(dev, name="dev")
 
 
 @app.command()

@@ -63,6 +63,22 @@ class Settings(BaseSettings):
     # Optional services
     redis_url: str | None = None
 
+    # MonkeyOCR engine (remote GPU parser); None switches the engine off.
+    monkeyocr_url: str | None = None
+    monkeyocr_api_key: str | None = None
+    monkeyocr_api_key_header: str = "Authorization"  # sent as "Bearer <key>" for Authorization
+    monkeyocr_timeout_s: float = 600.0  # one /parse call; parsing takes seconds to minutes
+    monkeyocr_connect_timeout_s: float = 10.0
+    monkeyocr_max_retries: int = 3  # for 429, 5xx and connection errors
+    monkeyocr_backoff_s: float = 1.0  # first retry delay; doubles each time, with jitter
+    monkeyocr_backoff_max_s: float = 30.0
+    monkeyocr_max_connections: int = 10
+    monkeyocr_split: bool = False  # use /parse/split (one folder per page)
+    monkeyocr_max_zip_mb: int = 200  # downloaded result ZIP
+    monkeyocr_max_unpacked_mb: int = 1000  # total uncompressed size of its entries
+    monkeyocr_max_entries: int = 20_000
+    monkeyocr_max_ratio: int = 200  # uncompressed / compressed, per entry larger than 1 MiB
+
     # LLM gateway and translation (off until llm_base_url or mt_url is set)
     llm_base_url: str | None = None  # OpenAI-compatible, e.g. http://host:8000/v1
     llm_api_key: str | None = None

@@ -46,6 +46,15 @@ class Services:
         await events.start()
         metrics = metrics or Metrics()
         tasks = TaskService(settings, sessions, blobs, events, metrics)
+        results = ResultReader(settings, blobs)
+        language = await LanguageServices.start(
+            settings, db, sessions, blobs, events, results, metrics=metrics, resume_jobs=run_jobs
+        )
+        tasks.cache = language.cache
+        if settings.monkeyocr_url:
+            from docmill.engines.monkeyocr import configure_engine
+
+            configure_engine(settings)
         runner: JobRunner | None = None
         if run_jobs and settings.job_runner == "local":
             from docmill.jobs.local import LocalJobRunner
@@ -53,10 +62,6 @@ class Services:
             runner = LocalJobRunner(tasks)
             tasks.runner = runner
             await runner.start()
-        results = ResultReader(settings, blobs)
-        language = await LanguageServices.start(
-            settings, db, sessions, blobs, events, results, metrics=metrics, resume_jobs=run_jobs
-        )
         return cls(settings, db, sessions, blobs, events, tasks, results, runner, metrics, language)
 
     async def close(self) -> None:
@@ -64,4 +69,8 @@ class Services:
         if self.runner is not None:
             await self.runner.stop()
         await self.events.close()
+        if self.settings.monkeyocr_url:
+            from docmill.engines.monkeyocr import close_shared_clients
+
+            await close_shared_clients()
         await self.db.dispose()

@@ -102,3 +102,19 @@ async def test_same_file_twice_is_served_from_cache(server) -> None:  # type: ig
 
         other_options = await upload_bytes(client, pdf, "c.pdf", engine="slow", force_ocr="true")
         assert other_options.json()["data"]["from_cache"] is False
+
+
+async def test_cached_result_survives_a_restart(make_settings: SettingsFactory) -> None:
+    settings = make_settings(default_engine="slow")
+    pdf = text_pdf([["Remembered across restarts."]])
+    async with live_server(settings) as live, live.client() as client:
+        token = await register(client)
+        client.headers["Authorization"] = f"Bearer {token}"
+        first = (await upload_bytes(client, pdf)).json()["data"]
+        await wait_for_status(client, first["id"], ("completed",))
+    async with live_server(settings) as live, live.client() as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        second = (await upload_bytes(client, pdf)).json()["data"]
+        assert second["from_cache"] is True
+        stats = live.services.language.cache.stats()
+        assert stats["l1"].misses >= 1 and stats["l3"].hits >= 1

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import pypdfium2
 import pypdfium2.raw as pdfium_c
@@ -86,7 +87,7 @@ class FileSink:
         self.head = b""
         self._hash = hashlib.sha256()
         self._buffer = bytearray()
-        self._file = path.open("wb")
+        self._file: BinaryIO | None = None  # opened by the first write, in a thread
 
     def feed(self, data: bytes) -> None:
         """Take bytes (no I/O here); `flush` writes them."""
@@ -108,20 +109,28 @@ class FileSink:
             await asyncio.to_thread(self._write, chunk)
 
     def _write(self, chunk: bytes) -> None:
+        if self._file is None:
+            self._file = self.path.open("wb")
         self._hash.update(chunk)
         self._file.write(chunk)
 
     async def close(self) -> str:
         """Flush, close and return the SHA-256 hex digest."""
         await self.flush()
-        await asyncio.to_thread(self._file.close)
+        await asyncio.to_thread(self._close)
         return self._hash.hexdigest()
+
+    def _close(self) -> None:
+        if self._file is None:  # nothing was sent: an empty file
+            self._file = self.path.open("wb")
+        self._file.close()
 
     async def abort(self) -> None:
         await asyncio.to_thread(self._abort)
 
     def _abort(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
         self.path.unlink(missing_ok=True)
 
 

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from docmill.cache import Cache, ocr_key
 from docmill.config import Settings
 from docmill.engines import UnknownEngine, engine_spec
 from docmill.engines.base import ConvertOptions
@@ -76,6 +77,7 @@ class TaskService:
         self.blobs = blobs
         self.events = events
         self.runner: JobRunner | None = None
+        self.cache: Cache | None = None  # results by cache key, shared across restarts
 
     # -- submission ----------------------------------------------------------------
 
@@ -97,6 +99,10 @@ class TaskService:
                 engine_spec(engine, tuple(self.settings.extra_engines))
             except UnknownEngine as exc:
                 raise InvalidInput(f"Unknown engine '{engine}'.", code="unknown_engine") from exc
+            if engine == "monkeyocr" and not self.settings.monkeyocr_url:
+                raise InvalidInput(
+                    "The engine 'monkeyocr' is not enabled on this server.", code="unknown_engine"
+                )
             check = await asyncio.to_thread(
                 check_file,
                 received.path,
@@ -131,9 +137,29 @@ class TaskService:
                 self.runner.notify()
         return await self.publish_update(task.id) or task
 
-    async def _complete_from_cache(self, task: Task) -> Task | None:
+    async def _cached_source(self, key: str) -> Task | None:
+        """The completed task holding the result for `key`: the cache names it (L1/L2/L3),
+        else the tasks table is asked; a stale cache entry is dropped."""
         async with self.sessions() as session:
-            source = await TaskRepository(session).find_cached(task.cache_key)
+            tasks = TaskRepository(session)
+            if self.cache is not None:
+                named = await self.cache.get_json(ocr_key(key))
+                if isinstance(named, str):
+                    source = await tasks.get(named, with_history=False)
+                    if source is not None and source.status == COMPLETED:
+                        return source
+                    await self.cache.delete(ocr_key(key))
+            source = await tasks.find_cached(key)
+        if source is not None:
+            await self._remember_result(key, source.id)
+        return source
+
+    async def _remember_result(self, key: str, task_id: str) -> None:
+        if self.cache is not None:
+            await self.cache.set_json(ocr_key(key), task_id)
+
+    async def _complete_from_cache(self, task: Task) -> Task | None:
+        source = await self._cached_source(task.cache_key)
         if source is None:
             return None
         try:
@@ -206,6 +232,8 @@ class TaskService:
             await self.runner.cancel(task.id)
         async with transaction(self.sessions) as session:
             await TaskRepository(session).delete(task)
+        if self.cache is not None and await self.cache.get_json(ocr_key(task.cache_key)) == task.id:
+            await self.cache.delete(ocr_key(task.cache_key))
         await asyncio.to_thread(self.blobs.remove_task, task.id)
         await self.events.publish(task.owner_id, deleted_event(task.id))
 
@@ -266,7 +294,7 @@ class TaskService:
     ) -> None:
         await asyncio.to_thread(self.blobs.commit_result, task_id, work_dir)
         async with transaction(self.sessions) as session:
-            await TaskRepository(session).transition(
+            completed = await TaskRepository(session).transition(
                 task_id,
                 COMPLETED,
                 f"Converted {summary.pages} page(s) in {summary.seconds:.1f} s.",
@@ -284,7 +312,9 @@ class TaskService:
                     "warnings": summary.warnings,
                 },
             )
-        await self.publish_update(task_id)
+        task = await self.publish_update(task_id)
+        if completed and task is not None:
+            await self._remember_result(task.cache_key, task_id)
 
     async def fail(self, task_id: str, instance_id: str, message: str) -> None:
         async with transaction(self.sessions) as session:

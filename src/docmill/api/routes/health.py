@@ -46,7 +46,19 @@ async def ready(services: ServicesDep) -> JSONResponse:
     except Exception as exc:  # any failure means "not ready", reported as such
         checks["database"] = f"error: {type(exc).__name__}"
     checks["job_runner"] = "ok" if services.runner is not None else "off"
-    ready = all(value in ("ok", "off") for value in checks.values())
+    if services.settings.monkeyocr_url:
+        from docmill.engines.monkeyocr import check_health
+
+        settings = services.settings
+        # Only when it is the default engine does a MonkeyOCR outage make docmill unready;
+        # otherwise uploads with other engines still work, and the check says "degraded".
+        if await check_health(settings):
+            checks["monkeyocr"] = "ok"
+        elif settings.default_engine == "monkeyocr":
+            checks["monkeyocr"] = "error: unreachable or unhealthy"
+        else:
+            checks["monkeyocr"] = "degraded: unreachable or unhealthy"
+    ready = all(value in ("ok", "off") or value.startswith("degraded") for value in checks.values())
     body = (
         ok({"ready": ready, "checks": checks})
         if ready
