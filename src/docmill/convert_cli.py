@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,15 +58,26 @@ class _Bar:
 
 
 def convert_file(
-    file: Path, folder: Path, engine_name: str, options: ConvertOptions, settings: Settings
+    file: Path,
+    folder: Path,
+    engine_name: str,
+    options: ConvertOptions,
+    settings: Settings,
+    pool: Executor | None = None,
 ) -> Document:
-    """One file converted into `folder`. Raises EngineError or UnknownEngine."""
+    """One file converted into `folder`; with a `pool`, the local engine's pages are spread
+    over it. Raises EngineError or UnknownEngine."""
     engine = get_engine(engine_name, tuple(settings.extra_engines))
     folder.mkdir(parents=True, exist_ok=True)
     bar = _Bar(file.name)
     try:
-        result = engine.convert(file, folder, options, bar)
-        document: Document = asyncio.run(result) if inspect.isawaitable(result) else result
+        if pool is not None and engine.name == "local":
+            from docmill.engines.local.fanout import convert_with_pool
+
+            document = convert_with_pool(pool, file, folder, options, bar)
+        else:
+            result = engine.convert(file, folder, options, bar)
+            document = asyncio.run(result) if inspect.isawaitable(result) else result
     finally:
         bar.close()
     write_document(document, folder)
@@ -94,24 +107,54 @@ def convert(
     )
     taken: set[str] = set()
     failures = 0
-    for file in files:
-        folder = _output_folder(output_dir, file, taken)
-        try:
-            document = convert_file(file, folder, engine, options, settings)
-        except UnknownEngine:
-            typer.secho(f"Unknown engine: {engine}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(2) from None
-        except EngineError as exc:
-            failures += 1
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only when the engine left nothing behind
-            typer.secho(f"{file.name}: {exc}", fg=typer.colors.RED, err=True)
-            continue
-        typer.echo(
-            f"{file.name}: {document.source.pages} pages, {len(document.blocks)} blocks, "
-            f"{len(document.images)} images -> {folder}"
-        )
-        for warning in document.warnings:
-            typer.secho(f"{file.name}: {warning}", fg=typer.colors.YELLOW, err=True)
+    with contextlib.ExitStack() as stack:
+        pool = _page_pool(stack, settings) if engine == "local" else None
+        for file in files:
+            failures += _convert_one(file, output_dir, taken, engine, options, settings, pool)
     if failures:
         raise typer.Exit(1)
+
+
+def _page_pool(stack: contextlib.ExitStack, settings: Settings) -> Executor | None:
+    """Worker processes for the local engine's pages: one per configured engine worker,
+    sharing the cores (None when only one is configured)."""
+    workers = max(1, settings.engine_workers)
+    if workers == 1:
+        return None
+    from docmill.engines.local.fanout import init_worker
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return stack.enter_context(
+        ProcessPoolExecutor(workers, initializer=init_worker, initargs=(threads,))
+    )
+
+
+def _convert_one(
+    file: Path,
+    output_dir: Path,
+    taken: set[str],
+    engine: str,
+    options: ConvertOptions,
+    settings: Settings,
+    pool: Executor | None,
+) -> int:
+    """Convert and report one file; 1 when it failed, else 0. Raises typer.Exit(2) for an
+    unknown engine."""
+    folder = _output_folder(output_dir, file, taken)
+    try:
+        document = convert_file(file, folder, engine, options, settings, pool)
+    except UnknownEngine:
+        typer.secho(f"Unknown engine: {engine}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    except EngineError as exc:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when the engine left nothing behind
+        typer.secho(f"{file.name}: {exc}", fg=typer.colors.RED, err=True)
+        return 1
+    typer.echo(
+        f"{file.name}: {document.source.pages} pages, {len(document.blocks)} blocks, "
+        f"{len(document.images)} images -> {folder}"
+    )
+    for warning in document.warnings:
+        typer.secho(f"{file.name}: {warning}", fg=typer.colors.YELLOW, err=True)
+    return 0

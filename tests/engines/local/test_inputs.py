@@ -183,3 +183,32 @@ def test_a_blank_scan_converts_with_a_warning(engine: LocalEngine, tmp_path: Pat
     assert document.source.pages == 1 and document.blocks == []
     assert document.warnings == ["page 1: no text was recognized"]
     assert document.markdown == ""
+
+
+@pytest.mark.slow
+def test_pages_spread_over_a_pool_give_the_same_document(
+    engine: LocalEngine, samples, tmp_path: Path
+) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from docmill.engines.local.fanout import convert_with_pool, init_worker
+
+    tiff = scans.multipage_tiff(
+        [samples["born_digital"], samples["two_columns"], samples["table"]],
+        tmp_path / "three.tif",
+        dpi=120,
+    )
+    alone = engine.convert(tiff.path, tmp_path / "alone", ConvertOptions())
+    calls: list[tuple[int, int]] = []
+    with ProcessPoolExecutor(2, initializer=init_worker, initargs=(1,)) as pool:
+        spread = convert_with_pool(
+            pool,
+            tiff.path,
+            tmp_path / "spread",
+            ConvertOptions(),
+            lambda d, n: calls.append((d, n)),
+        )
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert spread.markdown == alone.markdown
+    assert [b.page for b in spread.blocks] == [b.page for b in alone.blocks]
+    assert (tmp_path / "spread" / "images" / "p3_table1.png").is_file()

@@ -44,8 +44,20 @@ def _no_info_logs() -> Iterator[None]:
         logging.disable(previous)
 
 
-@cache
+_thread_override: int | None = None
+
+
+def use_threads(threads: int) -> None:
+    """Run both models with `threads` onnxruntime threads in this process, whatever the
+    setting says (a pool worker that shares the cores with its siblings passes 1).
+    Only models created afterwards are affected: call it before the first page."""
+    global _thread_override
+    _thread_override = threads
+
+
 def _threads() -> int:
+    if _thread_override is not None:
+        return _thread_override
     from docmill.config import Settings
 
     return Settings().local_ocr_threads
