@@ -209,3 +209,29 @@ async def test_ready_reports_monkeyocr_health(
         ready = await client.get("/ready")
         assert ready.status_code == 200  # other engines still work
         assert ready.json()["data"]["checks"]["monkeyocr"].startswith("degraded")
+
+
+async def test_cancelling_a_monkeyocr_task_stops_its_request(
+    make_settings: SettingsFactory, monkeyocr: StandIn
+) -> None:
+    monkeyocr.behave(delay_s=30)
+    settings = monkey_settings(make_settings, monkeyocr.url, monkeyocr_timeout_s=60.0)
+    async with live_server(settings) as live, signed_in(live) as client:
+        task = (await upload_bytes(client, PDF, engine="monkeyocr")).json()["data"]
+        for _ in range(200):
+            if monkeyocr.server.stats.in_flight == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert monkeyocr.server.stats.in_flight == 1
+        cancelled = await client.post(f"/api/tasks/{task['id']}/cancel")
+        assert cancelled.json()["data"]["status"] == "cancelled"
+        for _ in range(100):  # the upstream request is dropped, not waited out
+            if monkeyocr.server.stats.in_flight == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert monkeyocr.server.stats.in_flight == 0
+        assert monkeyocr.server.stats.disconnects == 1
+        status = (await client.get(f"/api/tasks/{task['id']}/status")).json()["data"]
+        assert status["status"] == "cancelled"
+        retried = await client.post(f"/api/tasks/{task['id']}/retry")
+        assert retried.status_code == 202

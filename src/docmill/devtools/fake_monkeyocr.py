@@ -81,6 +81,7 @@ class Stats:
     health_requests: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    disconnects: int = 0  # clients that hung up while a parse was pending
     connections: list[str] = field(default_factory=list)  # "host:port" of each request
     uploads: list[dict[str, Any]] = field(default_factory=list)
     produced: list[Produced] = field(default_factory=list)
@@ -413,6 +414,18 @@ class FakeMonkeyOCR:
     async def _stats(self, request: Request) -> Response:
         return JSONResponse(asdict(self.stats))
 
+    @staticmethod
+    async def _wait_unless_disconnected(request: Request, seconds: float) -> bool:
+        """Wait `seconds`; False as soon as the client hangs up (as a real server
+        abandoning a parse would)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            if await request.is_disconnected():
+                return False
+            await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
+        return True
+
     async def _parse_split(self, request: Request) -> Response:
         return await self._parse(request, split=True)
 
@@ -443,8 +456,10 @@ class FakeMonkeyOCR:
         self.stats.uploads.append(
             {"filename": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         )
-        if behaviour.delay_s or behaviour.mode == "slow":
-            await asyncio.sleep(behaviour.delay_s or 30.0)
+        delay = behaviour.delay_s or (30.0 if behaviour.mode == "slow" else 0.0)
+        if delay and not await self._wait_unless_disconnected(request, delay):
+            self.stats.disconnects += 1
+            return Response(status_code=499)
         if behaviour.mode == "status" and behaviour.times > 0:
             behaviour.times -= 1
             headers = {"Retry-After": "0"} if behaviour.status == 429 else None

@@ -97,10 +97,11 @@ class LocalJobRunner:
         running = self._running.get(task_id)
         if running is None:
             return
-        if running.cancel is not None:
-            await asyncio.to_thread(running.cancel.set)
-        else:
+        if isinstance(running.cancel, asyncio.Event) or running.cancel is None:
+            # A network engine stops at once: its request is cancelled mid-flight.
             running.job.cancel()
+        else:
+            await asyncio.to_thread(running.cancel.set)
 
     @property
     def _lease(self) -> timedelta:
