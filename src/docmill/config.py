@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     cors_origins: CommaList = Field(default_factory=list)
     public_base_url: str = ""
 
+    # Local engine (embedded OCR)
+    local_ocr_threads: int = 0  # onnxruntime threads per worker; 0 = onnxruntime decides
+    local_render_dpi: int = 200  # pages without a text layer are rendered at this resolution
+    local_max_render_pixels: int = 8_000_000  # upper bound for one rendered page
+
     # Optional services
     redis_url: str | None = None
 
