@@ -9,6 +9,7 @@ import typer
 
 from docmill.bench_cli import bench_app
 from docmill.config import Settings
+from docmill.convert_cli import convert_app
 from docmill.devtools.cli import dev
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(bench_app, name="bench")
 app.add_typer(dev, name="dev")
+app.add_typer(convert_app)
 
 
 @app.command()
