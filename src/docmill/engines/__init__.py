@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from docmill.engines.base import AsyncEngine, Engine
 
@@ -13,11 +14,17 @@ from docmill.engines.base import AsyncEngine, Engine
 class EngineSpec:
     target: str  # "module:Class"
     kind: str = "cpu"  # "cpu": process pool; "io": asyncio task
+    #: "module:function(executor, path, out_dir, options, progress) -> Document" that
+    #: spreads one document's pages over the pool (blocking; run in a thread).
+    paged: str | None = None
 
 
 BUILTIN_ENGINES: dict[str, EngineSpec] = {
     "pdf_text": EngineSpec("docmill.engines.pdf_text:PdfTextEngine"),
-    "local": EngineSpec("docmill.engines.local:LocalEngine"),
+    "local": EngineSpec(
+        "docmill.engines.local:LocalEngine",
+        paged="docmill.engines.local.fanout:convert_with_pool",
+    ),
     "monkeyocr": EngineSpec("docmill.engines.monkeyocr:MonkeyOCREngine", "io"),
 }
 
@@ -51,6 +58,20 @@ def load_engine(target: str) -> Engine | AsyncEngine:
     module_name, _, class_name = target.partition(":")
     engine_class = getattr(importlib.import_module(module_name), class_name)
     return engine_class()  # type: ignore[no-any-return]
+
+
+def load_function(target: str) -> Any:
+    """The function named by "module:function"."""
+    module_name, _, name = target.partition(":")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def init_worker(threads: int) -> None:
+    """Pool initializer: engine models in this worker use `threads` threads each, so the
+    workers share the cores instead of oversubscribing them."""
+    from docmill.engines.local.models import use_threads
+
+    use_threads(threads)
 
 
 def get_engine(name: str, extra: tuple[str, ...] = ()) -> Engine | AsyncEngine:

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
+import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -22,13 +24,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from docmill.engines import UnknownEngine, engine_spec
+from docmill.engines import UnknownEngine, engine_spec, init_worker, load_function
 from docmill.engines.base import Cancelled, EngineError
 from docmill.pipeline.conversion import (
     ConversionJob,
     ConversionSummary,
     convert_async,
     convert_in_worker,
+    write_result,
 )
 from docmill.pipeline.tasks import TaskService
 
@@ -191,10 +194,41 @@ class LocalJobRunner:
             self._background.add(update)  # keep a reference until it is done
             update.add_done_callback(self._background.discard)
 
-        if engine_spec(job.engine, job.extra_engines).kind == "io":
+        spec = engine_spec(job.engine, job.extra_engines)
+        if spec.kind == "io":
             running.cancel = asyncio.Event()
             return await convert_async(job, _ProgressQueue(on_progress), running.cancel)
+        if spec.paged:
+            return await self._convert_paged(running, job, spec.paged, on_progress)
         return await self._convert_in_pool(running, job)
+
+    async def _convert_paged(
+        self, running: _Running, job: ConversionJob, paged: str, on_progress: Any
+    ) -> ConversionSummary:
+        """Pages of one document spread over the whole pool (a thread collects them);
+        the artifacts are then written in a worker."""
+        pool, _ = await asyncio.to_thread(self._ensure_pool)
+        loop = asyncio.get_running_loop()
+        cancel = threading.Event()
+        running.cancel = cancel
+
+        def report(done: int, total: int) -> None:
+            if cancel.is_set():
+                raise Cancelled()
+            loop.call_soon_threadsafe(on_progress, done, total)
+
+        started = time.monotonic()
+        convert = load_function(paged)
+        try:
+            document = await asyncio.to_thread(
+                convert, pool, job.source, job.work_dir, job.options, report
+            )
+        except asyncio.CancelledError:
+            cancel.set()  # pages not started are dropped; the thread ends with them
+            raise
+        if cancel.is_set():
+            raise Cancelled()
+        return await loop.run_in_executor(pool, write_result, job, document, started)
 
     async def _convert_in_pool(self, running: _Running, job: ConversionJob) -> ConversionSummary:
         pool, manager = await asyncio.to_thread(self._ensure_pool)
@@ -231,8 +265,13 @@ class LocalJobRunner:
         if self._manager is None:
             self._manager = context.Manager()
         if self._pool is None:
+            workers = self.settings.engine_workers
+            threads = self.settings.local_ocr_threads or max(1, (os.cpu_count() or 1) // workers)
             self._pool = ProcessPoolExecutor(
-                max_workers=self.settings.engine_workers, mp_context=context
+                max_workers=workers,
+                mp_context=context,
+                initializer=init_worker,
+                initargs=(threads,),
             )
         return self._pool, self._manager
 

@@ -49,7 +49,8 @@ class CancelFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
-def _finish(job: ConversionJob, document: Document, started: float) -> ConversionSummary:
+def write_result(job: ConversionJob, document: Document, started: float) -> ConversionSummary:
+    """Fill the source fields and write document.json/md, blocks.json and result.zip."""
     document.source.filename = job.filename
     document.source.sha256 = job.sha256
     document.source.mime = job.mime
@@ -81,7 +82,7 @@ def convert_in_worker(
     document = engine.convert(job.source, job.work_dir, job.options, report)
     if cancel.is_set():
         raise Cancelled()
-    return _finish(job, document, started)
+    return write_result(job, document, started)
 
 
 async def convert_async(
@@ -97,4 +98,4 @@ async def convert_async(
         progress.put((done, total))
 
     document = await engine.convert(job.source, job.work_dir, job.options, report)
-    return await asyncio.to_thread(_finish, job, document, started)
+    return await asyncio.to_thread(write_result, job, document, started)
