@@ -10,8 +10,8 @@ import asyncio
 
 import httpx
 
+from bench.documents import multipart_chunks, pdf_chunks
 from tests.conftest import SettingsFactory, register, wait_for_status
-from tests.support.bigpdf import big_pdf_chunks, multipart_chunks
 from tests.support.documents import text_pdf
 from tests.support.server import peak_rss_bytes, server_process
 
@@ -40,7 +40,9 @@ async def test_100_mb_upload_and_download_keep_memory_flat(
             await asyncio.sleep(0.2)
             before = peak_rss_bytes(process.pid)
 
-            body = multipart_chunks(big_pdf_chunks(SIZE, "Big file"), BOUNDARY)
+            body = multipart_chunks(
+                pdf_chunks([["Big file"]], pad_to=SIZE), BOUNDARY, filename="big.pdf"
+            )
             response = await client.post(
                 "/api/upload",
                 content=_async(body),
