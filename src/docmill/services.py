@@ -33,6 +33,9 @@ class Services:
     metrics: Metrics
     language: LanguageServices
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    #: Reads that build whole listings (a full sync of thousands of tasks) take a slot,
+    #: so many at once queue instead of multiplying memory.
+    heavy_reads: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     @classmethod
     async def start(

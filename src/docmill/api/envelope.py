@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -32,6 +35,19 @@ HTTP_CODES = {
 
 def ok(data: Any = None, message: str = "OK") -> dict[str, Any]:
     return {"success": True, "data": data, "message": message, "error": None}
+
+
+async def ok_off_loop(
+    build: Callable[[], Any], *, message: str = "OK", headers: dict[str, str] | None = None
+) -> Response:
+    """`ok(build())` encoded in a thread: large listings (thousands of tasks) are built
+    and serialized without holding the event loop."""
+
+    def encode() -> bytes:
+        body = ok(build(), message)
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+    return Response(await asyncio.to_thread(encode), media_type="application/json", headers=headers)
 
 
 def error_response(

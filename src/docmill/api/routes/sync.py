@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from docmill.api.deps import CurrentUser, ServicesDep, SessionDep
-from docmill.api.envelope import ok
+from docmill.api.envelope import ok, ok_off_loop
 from docmill.pipeline.sync import (
     SyncPolicy,
     changes_since,
@@ -38,15 +38,18 @@ async def sync(
     headers = _cache_headers(version.etag)
     if matches_etag(if_none_match, version.etag):
         return Response(status_code=304, headers=headers)
-    result = await changes_since(session, user.id, since, policy, now)
-    data = {
-        "tasks": [task_view(task) for task in result.tasks],
-        "deleted_ids": result.deleted_ids,
-        "server_timestamp": iso(result.server_timestamp),
-        "total_count": result.total_count,
-        "sync_type": result.sync_type,
-    }
-    return JSONResponse(ok(data), headers=headers)
+    async with services.heavy_reads:
+        result = await changes_since(session, user.id, since, policy, now)
+        return await ok_off_loop(
+            lambda: {
+                "tasks": [task_view(task) for task in result.tasks],
+                "deleted_ids": result.deleted_ids,
+                "server_timestamp": iso(result.server_timestamp),
+                "total_count": result.total_count,
+                "sync_type": result.sync_type,
+            },
+            headers=headers,
+        )
 
 
 @router.get("/api/sync/status")

@@ -19,7 +19,7 @@ from docmill.api.deps import (
     get_readable_task,
     user_from_request,
 )
-from docmill.api.envelope import ok
+from docmill.api.envelope import ok, ok_off_loop
 from docmill.api.files import send_file
 from docmill.errors import Conflict, InvalidInput
 from docmill.presenters import task_view
@@ -40,7 +40,7 @@ async def list_tasks(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
     q: Annotated[str | None, Query(max_length=255)] = None,
-) -> JSONResponse:
+) -> Response:
     if status and status not in STATUSES:
         raise InvalidInput(f"'status' must be one of: {', '.join(STATUSES)}.")
     tasks, next_cursor = await TaskRepository(session).list_for_owner(
@@ -55,7 +55,7 @@ async def list_tasks(
         token = next_cursor.encode()
         next_url = request.url.include_query_params(cursor=token)
         headers = {"X-Next-Cursor": token, "Link": f'<{next_url}>; rel="next"'}
-    return JSONResponse(ok([task_view(task) for task in tasks]), headers=headers)
+    return await ok_off_loop(lambda: [task_view(task) for task in tasks], headers=headers)
 
 
 @router.get("/api/tasks/{task_id}/status")
