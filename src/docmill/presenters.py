@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from docmill.store.models import Task, TaskStatusEvent
-from docmill.store.tasks import COMPLETED
+from docmill.store.tasks import COMPLETED, ListedTask
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def history_view(event: TaskStatusEvent) -> dict[str, Any]:
+def history_view(event: TaskStatusEvent | Row[Any]) -> dict[str, Any]:
     return {"status": event.status, "timestamp": iso(event.timestamp), "message": event.message}
 
 
-def task_view(task: Task, history: list[TaskStatusEvent] | None = None) -> dict[str, Any]:
-    """The ProcessingTask payload. `history` defaults to the task's loaded history."""
-    events = task.history if history is None else history
+def task_view(
+    task: Task | Row[Any], history: Sequence[TaskStatusEvent | Row[Any]] | None = None
+) -> dict[str, Any]:
+    """The ProcessingTask payload of a Task (or a row of its columns). `history`
+    defaults to the task's loaded history."""
+    events = task.history if history is None else history  # type: ignore[union-attr]
     duration = None
     if task.processing_started_at is not None and task.completed_at is not None:
         duration = round((task.completed_at - task.processing_started_at).total_seconds(), 3)
@@ -47,6 +53,10 @@ def task_view(task: Task, history: list[TaskStatusEvent] | None = None) -> dict[
         "status_history": [history_view(event) for event in events],
         "metadata": {"mime": task.mime, "options": task.options, **task.result_meta},
     }
+
+
+def listed_view(listed: ListedTask) -> dict[str, Any]:
+    return task_view(listed.task, listed.history)
 
 
 def updated_event(task: Task) -> dict[str, Any]:

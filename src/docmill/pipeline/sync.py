@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from docmill.config import Settings
 from docmill.errors import InvalidInput
 from docmill.store.db import transaction
-from docmill.store.models import Task, utcnow
-from docmill.store.tasks import TaskRepository
+from docmill.store.models import utcnow
+from docmill.store.tasks import ListedTask, TaskRepository
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class DataVersion:
 
 @dataclass(frozen=True)
 class SyncResult:
-    tasks: Sequence[Task]  # with their status histories loaded
+    tasks: Sequence[ListedTask]  # with their status histories
     deleted_ids: list[str]
     server_timestamp: datetime
     total_count: int

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -46,6 +47,15 @@ class Cursor:
             raise InvalidInput("The cursor is not valid.", code="invalid_cursor") from exc
 
 
+@dataclass(frozen=True)
+class ListedTask:
+    """A task as read for listings: its columns (attribute access like a Task) and its
+    status history, oldest first."""
+
+    task: Row[Any]
+    history: list[Row[Any]]
+
+
 class TaskRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -75,12 +85,12 @@ class TaskRepository:
         cursor: Cursor | None = None,
         status: str | None = None,
         filename_contains: str | None = None,
-    ) -> tuple[Sequence[Task], Cursor | None]:
-        """A page of the owner's tasks, newest first, and the cursor of the next page."""
+    ) -> tuple[list[ListedTask], Cursor | None]:
+        """A page of the owner's tasks, newest first, and the cursor of the next page.
+        Two statements: the tasks, then all their status histories."""
         query = (
-            select(Task)
+            select(*Task.__table__.c)
             .where(Task.owner_id == owner_id)
-            .options(selectinload(Task.history))
             .order_by(Task.created_at.desc(), Task.id.desc())
             .limit(limit + 1)
         )
@@ -98,23 +108,40 @@ class TaskRepository:
                 filename_contains.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
             )
             query = query.where(Task.filename.ilike(f"%{escaped}%", escape="\\"))
-        tasks = (await self.session.execute(query)).scalars().all()
-        if len(tasks) > limit:
-            last = tasks[limit - 1]
-            return tasks[:limit], Cursor(last.created_at, last.id)
-        return tasks, None
+        rows = list((await self.session.execute(query)).all())
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = Cursor(rows[-1].created_at, rows[-1].id)
+        return await self._with_histories(rows), next_cursor
 
-    async def changed_since(self, owner_id: int, since: datetime | None) -> Sequence[Task]:
-        """The owner's tasks changed after `since` (all when None), histories loaded."""
+    async def changed_since(self, owner_id: int, since: datetime | None) -> list[ListedTask]:
+        """The owner's tasks changed after `since` (all when None), with their histories.
+        Two statements, however many tasks there are."""
         query = (
-            select(Task)
+            select(*Task.__table__.c)
             .where(Task.owner_id == owner_id)
-            .options(selectinload(Task.history))
             .order_by(Task.created_at.desc(), Task.id.desc())
         )
         if since is not None:
             query = query.where(Task.updated_at > since)
-        return (await self.session.execute(query)).scalars().all()
+        return await self._with_histories(list((await self.session.execute(query)).all()))
+
+    async def _with_histories(self, rows: list[Row[Any]]) -> list[ListedTask]:
+        """Task rows paired with their status histories, read in one statement as plain
+        rows (several times cheaper than building ORM collections)."""
+        if not rows:
+            return []
+        events = TaskStatusEvent.__table__.c
+        history = await self.session.execute(
+            select(events.task_id, events.status, events.message, events.timestamp)
+            .where(events.task_id.in_([row.id for row in rows]))
+            .order_by(events.id)
+        )
+        by_task: dict[str, list[Row[Any]]] = defaultdict(list)
+        for event in history:
+            by_task[event.task_id].append(event)
+        return [ListedTask(row, by_task[row.id]) for row in rows]
 
     async def deleted_since(self, owner_id: int, since: datetime) -> list[str]:
         query = select(TaskTombstone.task_id).where(

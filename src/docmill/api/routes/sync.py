@@ -16,7 +16,7 @@ from docmill.pipeline.sync import (
     matches_etag,
     parse_timestamp,
 )
-from docmill.presenters import iso, task_view
+from docmill.presenters import iso, listed_view
 from docmill.store.models import utcnow
 from docmill.store.tasks import TaskRepository
 
@@ -42,7 +42,7 @@ async def sync(
         result = await changes_since(session, user.id, since, policy, now)
         return await ok_off_loop(
             lambda: {
-                "tasks": [task_view(task) for task in result.tasks],
+                "tasks": [listed_view(task) for task in result.tasks],
                 "deleted_ids": result.deleted_ids,
                 "server_timestamp": iso(result.server_timestamp),
                 "total_count": result.total_count,

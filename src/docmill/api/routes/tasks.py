@@ -22,7 +22,7 @@ from docmill.api.deps import (
 from docmill.api.envelope import ok, ok_off_loop
 from docmill.api.files import send_file
 from docmill.errors import Conflict, InvalidInput
-from docmill.presenters import task_view
+from docmill.presenters import listed_view, task_view
 from docmill.security import check_signature
 from docmill.store.tasks import COMPLETED, STATUSES, Cursor, TaskRepository
 
@@ -55,7 +55,7 @@ async def list_tasks(
         token = next_cursor.encode()
         next_url = request.url.include_query_params(cursor=token)
         headers = {"X-Next-Cursor": token, "Link": f'<{next_url}>; rel="next"'}
-    return await ok_off_loop(lambda: [task_view(task) for task in tasks], headers=headers)
+    return await ok_off_loop(lambda: [listed_view(task) for task in tasks], headers=headers)
 
 
 @router.get("/api/tasks/{task_id}/status")
