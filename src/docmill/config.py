@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     upload_url_allow_hosts: CommaList = Field(default_factory=list)
 
     # Jobs
-    job_runner: Literal["local", "celery"] = "local"
+    job_runner: Literal["local"] = "local"  # the distributed (Celery) runner is not built yet
     job_concurrency: int = 2
     engine_workers: int = 2
     job_heartbeat_s: float = 10.0
