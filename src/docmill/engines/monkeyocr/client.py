@@ -19,6 +19,8 @@ import httpx
 
 from docmill.config import Settings
 from docmill.engines.base import EngineError
+from docmill.errors import PayloadTooLarge
+from docmill.filesink import FileSink
 
 logger = logging.getLogger(__name__)
 
@@ -278,14 +280,12 @@ class MonkeyOCRClient:
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > limit:
                     raise self._too_large()
-                written = 0
-                with destination.open("wb") as out:
-                    async for chunk in response.aiter_bytes():
-                        written += len(chunk)
-                        if written > limit:
-                            raise self._too_large()
-                        out.write(chunk)
-            return written
+                sink = FileSink(destination, limit)
+                try:
+                    await sink.write_all(response.aiter_bytes())
+                except PayloadTooLarge as exc:
+                    raise self._too_large() from exc
+            return sink.size
 
         try:
             return await self._with_retries("downloading the result", attempt)
