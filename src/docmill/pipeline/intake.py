@@ -5,6 +5,7 @@ Memory use does not grow with the size of the file.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,10 @@ class ReceivedFile:
     sha256: str
     head: bytes
     filename: str
+
+    async def discard(self) -> None:
+        """Remove the received file (a refused or failed submission keeps nothing)."""
+        await asyncio.to_thread(self.path.unlink, True)
 
     def kind(self) -> FileKind:
         """The file's kind. Raises InvalidFile for an empty file, UnsupportedFile otherwise."""

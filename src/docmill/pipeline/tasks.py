@@ -111,7 +111,7 @@ class TaskService:
                 self.settings.max_image_pixels,
             )
         except BaseException:
-            await asyncio.to_thread(received.path.unlink, True)
+            await received.discard()
             raise
         task = Task(
             id=str(uuid.uuid4()),

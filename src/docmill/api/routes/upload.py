@@ -71,7 +71,7 @@ async def _accept(
     try:
         engine, options, is_public = _submission(services, fields)
     except InvalidInput:
-        received.path.unlink(missing_ok=True)
+        await received.discard()
         raise
     task = await services.tasks.submit(
         user_id, received, engine=engine, options=options, is_public=is_public
