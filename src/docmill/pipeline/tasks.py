@@ -38,6 +38,7 @@ from docmill.store.tasks import (
     PENDING,
     PROCESSING,
     TaskRepository,
+    progress_percent,
 )
 
 logger = logging.getLogger(__name__)
@@ -288,10 +289,9 @@ class TaskService:
 
     async def progress(self, task_id: str, instance_id: str, done: int, total: int) -> None:
         async with transaction(self.sessions) as session:
-            changed = await TaskRepository(session).set_progress(task_id, instance_id, done, total)
-            owner_id = await _owner_of(session, task_id) if changed else None
+            owner_id = await TaskRepository(session).set_progress(task_id, instance_id, done, total)
         if owner_id is not None:
-            percent = min(int(100 * done / total), 99) if total else 0
+            percent = progress_percent(done, total)
             await self.events.publish(owner_id, progress_event(task_id, percent, done, total))
 
     async def complete(
@@ -350,11 +350,6 @@ class TaskService:
         if task is None:
             raise Conflict("The task was deleted meanwhile.", code="task_changed")
         return task
-
-
-async def _owner_of(session: AsyncSession, task_id: str) -> int | None:
-    task = await session.get(Task, task_id)
-    return task.owner_id if task is not None else None
 
 
 def _display_name(filename: str) -> str:

@@ -26,6 +26,11 @@ STATUSES = (PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED)
 FINISHED = (COMPLETED, FAILED, CANCELLED)
 
 
+def progress_percent(pages_done: int, total_pages: int) -> int:
+    """0–99 while running: 100 is kept for `completed`."""
+    return min(int(100 * pages_done / total_pages), 99) if total_pages else 0
+
+
 @dataclass(frozen=True)
 class Cursor:
     """Keyset position: the (created_at, id) of the last task of a page."""
@@ -222,21 +227,24 @@ class TaskRepository:
 
     async def set_progress(
         self, task_id: str, claimed_by: str, pages_done: int, total_pages: int
-    ) -> bool:
-        progress = int(100 * pages_done / total_pages) if total_pages else 0
+    ) -> int | None:
+        """Record progress of a task this runner holds; its owner's id, or None when the
+        task is no longer ours (cancelled, deleted)."""
+        now = utcnow()
         result = await self.session.execute(
             update(Task)
             .where(Task.id == task_id, Task.status == PROCESSING, Task.claimed_by == claimed_by)
             .values(
                 pages_done=pages_done,
                 total_pages=total_pages,
-                progress=min(progress, 99),
-                updated_at=utcnow(),
-                heartbeat_at=utcnow(),
+                progress=progress_percent(pages_done, total_pages),
+                updated_at=now,
+                heartbeat_at=now,
             )
+            .returning(Task.owner_id)
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return result.scalar_one_or_none()
 
     async def claim_next(self, instance_id: str) -> str | None:
         """Claim the oldest pending task for `instance_id`; its id, or None when idle."""
