@@ -65,7 +65,9 @@ async def run_scenarios(plan: Plan, chosen: list[str], server_log: Path) -> list
     llm_env = {"DOCMILL_LLM_DEFAULT_MODEL": MODEL}
     with (
         standin_llm(plan.llm_latency_s) as llm,
-        bench_server(llm_env | {"DOCMILL_LLM_BASE_URL": llm.base_url}) as server,
+        bench_server(
+            llm_env | {"DOCMILL_LLM_BASE_URL": llm.base_url}, keep_log=server_log
+        ) as server,
     ):
         session = await Session.open(server, llm)
         try:

@@ -53,7 +53,6 @@ class Settings(BaseSettings):
 
     # HTTP
     cors_origins: CommaList = Field(default_factory=list)
-    public_base_url: str = ""
 
     # Local engine (embedded OCR)
     local_ocr_threads: int = 0  # onnxruntime threads per worker; 0 = onnxruntime decides

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,13 +33,3 @@ async def monkeyocr(tmp_path: Path) -> AsyncIterator[StandIn]:
 def produced_entries(zip_path: str) -> dict[str, bytes]:
     with zipfile.ZipFile(zip_path) as bundle:
         return {name: bundle.read(name) for name in bundle.namelist()}
-
-
-def produced_middle(zip_path: str) -> list[dict[str, Any]]:
-    """Every page of every `*_middle.json` in the ZIP, in page order."""
-    entries = produced_entries(zip_path)
-    pages: list[dict[str, Any]] = []
-    for name in sorted(entries, key=lambda n: (len(n.split("/")), n)):
-        if name.endswith("_middle.json"):
-            pages.extend(json.loads(entries[name])["pdf_info"])
-    return pages

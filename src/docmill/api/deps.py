@@ -13,7 +13,6 @@ from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from docmill.config import Settings
 from docmill.errors import Forbidden, NotAuthenticated, TaskNotFound
 from docmill.pipeline.language import LanguageServices
 from docmill.security import decode_token, hash_api_key
@@ -31,13 +30,6 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def get_settings(services: ServicesDep) -> Settings:
-    return services.settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:

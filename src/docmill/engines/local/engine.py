@@ -44,20 +44,6 @@ class LocalEngine:
         self._dpi = float(settings.local_render_dpi)
         self._max_render_pixels = settings.local_max_render_pixels
 
-    def load_models(self) -> None:
-        """Load both models now (e.g. in a pool worker's initializer) instead of on the
-        first page. Meant for worker processes only: the API process must not call it."""
-        from PIL import Image, ImageDraw
-
-        from docmill.engines.local.layout import detect_regions
-        from docmill.engines.local.ocr import recognize_lines
-
-        # RapidOCR creates its sessions on first use, so read one small line of text.
-        sample = Image.new("RGB", (240, 48), "white")
-        ImageDraw.Draw(sample).text((8, 12), "docmill 1234", fill="black", font_size=20)
-        detect_regions(sample, 1.0)
-        recognize_lines(sample, 1.0)
-
     def _page_settings(self, options: ConvertOptions) -> PageSettings:
         return PageSettings(
             ocr_dpi=self._dpi,

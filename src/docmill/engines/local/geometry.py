@@ -53,11 +53,6 @@ def covered_fraction(inner: BBox, outer: BBox) -> float:
     return intersection(inner, outer) / own if own > 0 else 0.0
 
 
-def scale_box(box: BBox, factor: float) -> BBox:
-    """A pixel box turned into points (or back) by dividing by `factor`."""
-    return (box[0] / factor, box[1] / factor, box[2] / factor, box[3] / factor)
-
-
 def horizontal_overlap(a: BBox, b: BBox) -> float:
     """Shared width over the narrower box's width (0..1)."""
     shared = min(a[2], b[2]) - max(a[0], b[0])
