@@ -42,18 +42,8 @@ logger = logging.getLogger(__name__)
 class _Running:
     task_id: str
     job: asyncio.Task[None]
-    cancel: Any = None  # a manager Event (CPU engines) or asyncio.Event (IO engines)
+    cancel: Any = None  # the worker's stop flag (manager or threading Event), once started
     done_pages: int = 0
-
-
-class _ProgressQueue:
-    """Progress of an IO engine, delivered straight to the runner."""
-
-    def __init__(self, callback: Any) -> None:
-        self.callback = callback
-
-    def put(self, item: tuple[int, int]) -> None:
-        self.callback(*item)
 
 
 class LocalJobRunner:
@@ -101,8 +91,8 @@ class LocalJobRunner:
         running = self._running.get(task_id)
         if running is None:
             return
-        if isinstance(running.cancel, asyncio.Event) or running.cancel is None:
-            # A network engine stops at once: its request is cancelled mid-flight.
+        if running.cancel is None:
+            # Not in a worker (a network engine, or not started): stop it at once.
             running.job.cancel()
         else:
             await asyncio.to_thread(running.cancel.set)
@@ -196,8 +186,7 @@ class LocalJobRunner:
 
         spec = engine_spec(job.engine, job.extra_engines)
         if spec.kind == "io":
-            running.cancel = asyncio.Event()
-            return await convert_async(job, _ProgressQueue(on_progress), running.cancel)
+            return await convert_async(job, on_progress)
         if spec.paged:
             return await self._convert_paged(running, job, spec.paged, on_progress)
         return await self._convert_in_pool(running, job)

@@ -14,7 +14,13 @@ from typing import Any, Protocol, cast
 
 from docmill.document import Document
 from docmill.engines import get_engine
-from docmill.engines.base import AsyncEngine, Cancelled, ConvertOptions, Engine
+from docmill.engines.base import (
+    AsyncEngine,
+    Cancelled,
+    ConvertOptions,
+    Engine,
+    ProgressCallback,
+)
 from docmill.pipeline.artifacts import build_result_zip, write_document
 from docmill.store.blobs import RESULT_ZIP
 
@@ -85,17 +91,10 @@ def convert_in_worker(
     return write_result(job, document, started)
 
 
-async def convert_async(
-    job: ConversionJob, progress: ProgressSink, cancel: asyncio.Event
-) -> ConversionSummary:
-    """Run a network-bound engine in the event loop; artifacts are written in a thread."""
+async def convert_async(job: ConversionJob, progress: ProgressCallback) -> ConversionSummary:
+    """Run a network-bound engine in the event loop; artifacts are written in a thread.
+    Cancelling the awaiting task cancels the engine's requests mid-flight."""
     started = time.monotonic()
     engine = cast(AsyncEngine, get_engine(job.engine, job.extra_engines))
-
-    def report(done: int, total: int) -> None:
-        if cancel.is_set():
-            raise Cancelled()
-        progress.put((done, total))
-
-    document = await engine.convert(job.source, job.work_dir, job.options, report)
+    document = await engine.convert(job.source, job.work_dir, job.options, progress)
     return await asyncio.to_thread(write_result, job, document, started)
