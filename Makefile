@@ -31,6 +31,7 @@ fonts:
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 
 test: $(VENV)/.dev-installed fonts lint
 	$(BIN)/pytest

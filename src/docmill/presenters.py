@@ -6,26 +6,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
-
 from docmill.store.models import Task, TaskStatusEvent
-from docmill.store.tasks import COMPLETED, ListedTask
+from docmill.store.tasks import COMPLETED, AnyRow, ListedTask
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def history_view(event: TaskStatusEvent | Row[Any]) -> dict[str, Any]:
+def history_view(event: TaskStatusEvent | AnyRow) -> dict[str, Any]:
     return {"status": event.status, "timestamp": iso(event.timestamp), "message": event.message}
 
 
 def task_view(
-    task: Task | Row[Any], history: Sequence[TaskStatusEvent | Row[Any]] | None = None
+    task: Task | AnyRow, history: Sequence[TaskStatusEvent | AnyRow] | None = None
 ) -> dict[str, Any]:
     """The ProcessingTask payload of a Task (or a row of its columns). `history`
     defaults to the task's loaded history."""
-    events = task.history if history is None else history  # type: ignore[union-attr]
+    events = task.history if history is None else history
     duration = None
     if task.processing_started_at is not None and task.completed_at is not None:
         duration = round((task.completed_at - task.processing_started_at).total_seconds(), 3)

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,9 @@ from sqlalchemy.orm import selectinload
 
 from docmill.errors import InvalidInput
 from docmill.store.models import Task, TaskStatusEvent, TaskTombstone, utcnow
+
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+"""A result row of any width."""
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -57,8 +60,8 @@ class ListedTask:
     """A task as read for listings: its columns (attribute access like a Task) and its
     status history, oldest first."""
 
-    task: Row[Any]
-    history: list[Row[Any]]
+    task: AnyRow
+    history: list[AnyRow]
 
 
 class TaskRepository:
@@ -132,7 +135,7 @@ class TaskRepository:
             query = query.where(Task.updated_at > since)
         return await self._with_histories(list((await self.session.execute(query)).all()))
 
-    async def _with_histories(self, rows: list[Row[Any]]) -> list[ListedTask]:
+    async def _with_histories(self, rows: list[AnyRow]) -> list[ListedTask]:
         """Task rows paired with their status histories, read in one statement as plain
         rows (several times cheaper than building ORM collections)."""
         if not rows:
@@ -143,7 +146,7 @@ class TaskRepository:
             .where(events.task_id.in_([row.id for row in rows]))
             .order_by(events.id)
         )
-        by_task: dict[str, list[Row[Any]]] = defaultdict(list)
+        by_task: dict[str, list[AnyRow]] = defaultdict(list)
         for event in history:
             by_task[event.task_id].append(event)
         return [ListedTask(row, by_task[row.id]) for row in rows]
