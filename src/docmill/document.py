@@ -43,11 +43,31 @@ class EngineInfo(BaseModel):
     options: dict[str, object] = Field(default_factory=dict)
 
 
+# Where a word's text came from: recognised in pixels, or read from the PDF's own text.
+WordSource = Literal["ocr", "text_layer"]
+
+
+class Word(BaseModel):
+    """One word as printed on the page, for the searchable PDF and word-level overlays.
+
+    `bbox` is tight around the word, in page points (top-left origin). `line` numbers the
+    page's text lines in reading order: words sharing it form one line, left to right.
+    """
+
+    text: str
+    bbox: BBox
+    line: int = 0
+    source: WordSource = "ocr"
+    confidence: float | None = None
+
+
 class Page(BaseModel):
     index: int  # 0-based
     width: float
     height: float
     preview: str | None = None  # path relative to the task folder, if rendered
+    #: Every word of the page in reading order (empty when the engine gives none).
+    words: list[Word] = Field(default_factory=list)
 
 
 class Block(BaseModel):
