@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from docmill.document import Block, Document, EngineInfo, Page, Source
+from docmill.document import Block, Document, EngineInfo, Page, Source, Word
 from docmill.engines.base import ConvertOptions, EngineError, ProgressCallback, no_progress
 from docmill.engines.furniture import PageLines, find_furniture
 from docmill.engines.layout_text import Line
@@ -25,6 +25,7 @@ from docmill.engines.textlayer import (
     page_has_text_layer,
     page_size,
 )
+from docmill.engines.words import text_layer_words
 
 PDF_MIME = "application/pdf"
 ENGINE_VERSION = "1.0"
@@ -172,10 +173,12 @@ class PdfTextEngine:
                     f"the PDF has {total} pages; at most {options.max_pages} are allowed"
                 )
             pages: list[TextPage] = []
+            words: list[list[Word]] = []
             for index in range(total):
                 pdf_page = pdf[index]
                 try:
                     pages.append(read_text_page(pdf_page, index))
+                    words.append(text_layer_words(pdf_page))
                 finally:
                     pdf_page.close()
                 progress(index + 1, total)
@@ -187,7 +190,10 @@ class PdfTextEngine:
         return Document(
             source=Source(filename=path.name, sha256=sha256_of(path), mime=PDF_MIME, pages=total),
             engine=EngineInfo(name=self.name, version=self.version, options=asdict(options)),
-            pages=[Page(index=page.index, width=page.width, height=page.height) for page in pages],
+            pages=[
+                Page(index=page.index, width=page.width, height=page.height, words=page_words)
+                for page, page_words in zip(pages, words, strict=True)
+            ],
             blocks=blocks,
             timings={
                 "extract": round(extracted - started, 4),

@@ -110,7 +110,11 @@ class LocalEngine:
         counts = {"text": 0, "ocr": 0}
         for result in results:
             counts[result.path] += 1
-            pages.append(Page(index=result.index, width=result.width, height=result.height))
+            pages.append(
+                Page(
+                    index=result.index, width=result.width, height=result.height, words=result.words
+                )
+            )
             images.extend(result.images)
             # Furniture found across pages moves to the page's start or end, as on one page.
             in_order = sorted(result.blocks, key=lambda b: _FURNITURE_RANK.get(b.type, 1))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docmill.document import BBox
+from docmill.document import BBox, Word
 from docmill.engines.layout_text import Line
 
 
@@ -15,10 +15,12 @@ from docmill.engines.layout_text import Line
 class TextLine(Line):
     """A `Line` (bbox, text, size) with the recognizer's confidence (1.0 for a text layer).
 
-    For OCR output `size` is the height of the line's box, as `layout_text` expects.
+    For OCR output `size` is the height of the line's box, as `layout_text` expects, and
+    `words` holds the line's words with their boxes.
     """
 
     score: float = 1.0
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ def _ocr_model() -> RapidOCR:
                 # The 0/180 degree line classifier turns some upright bold words upside down
                 # ("Solution" read as "uoinios"); document lines are upright, so skip it.
                 "Global.use_cls": False,
+                # Per-word boxes (Page.words, for the searchable PDF).
+                "Global.return_word_box": True,
                 "Global.max_side_len": OCR_MAX_SIDE,
                 "Det.limit_type": "max",
                 "Det.limit_side_len": DETECT_MAX_SIDE,

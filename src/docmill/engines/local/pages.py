@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from docmill.document import BBox, ImageRef
+from docmill.document import BBox, ImageRef, Word
 from docmill.engines.layout_text import union_bbox
 from docmill.engines.local.geometry import (
     Region,
@@ -23,6 +23,7 @@ from docmill.engines.local.routing import choose_path
 from docmill.engines.local.sources import PageSource, Rendered
 from docmill.engines.local.structure import PageBlock, build_blocks
 from docmill.engines.local.tables import recover_grid, to_html, to_markdown
+from docmill.engines.words import in_reading_order, shifted
 
 # Text-layer pages are rendered only for layout analysis and figure crops.
 TEXT_PATH_DPI = 144.0
@@ -51,6 +52,7 @@ class PageResult:
     images: list[ImageRef] = field(default_factory=list)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    words: list[Word] = field(default_factory=list)  # Page.words
 
 
 def _crop(rendered: Rendered, bbox: BBox) -> Image.Image | None:
@@ -105,6 +107,7 @@ def _read_region(rendered: Rendered, bbox: BBox) -> list[TextLine]:
             line.text,
             line.size,
             line.score,
+            shifted(line.words, x0, y0),
         )
         for line in recognize_lines(crop, rendered.scale)
     ]
@@ -139,14 +142,17 @@ def process_page(
         if unread or any(r.kind in CROPPED_TYPES for r in regions):
             # Crops and region OCR work at the OCR resolution, sharper than the layout one.
             rendered = source.render(index, settings.ocr_dpi, settings.max_render_pixels)
+        read: list[TextLine] = []
         for box in unread:
-            text_lines = text_lines + _read_region(rendered, box)
-        blocks = build_blocks(text_lines, regions, (width, height))
+            read += _read_region(rendered, box)
+        blocks = build_blocks(text_lines + read, regions, (width, height))
+        words = source.text_words(index) + _ocr_words(read, blocks)
     else:
         rendered = source.render(index, settings.ocr_dpi, settings.max_render_pixels)
         regions = detect_regions(rendered.image, rendered.scale)
         lines = recognize_lines(rendered.image, rendered.scale)
         blocks = build_blocks(lines, regions, (width, height), merge_pieces=True)
+        words = _ocr_words(lines, blocks)
         if not lines:
             warnings.append(f"page {index + 1}: no text was recognized")
     images: list[ImageRef] = []
@@ -176,4 +182,10 @@ def process_page(
         images=images,
         seconds=time.perf_counter() - started,
         warnings=warnings,
+        words=words,
     )
+
+
+def _ocr_words(lines: list[TextLine], blocks: list[PageBlock]) -> list[Word]:
+    """The recognised lines' words, in the reading order of the page's blocks."""
+    return in_reading_order([(line.bbox, line.words) for line in lines], [b.bbox for b in blocks])

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from docmill.document import BBox
+from docmill.document import BBox, Word
 from docmill.engines.base import EngineError
 from docmill.engines.local.geometry import TextLine
 
@@ -39,6 +39,8 @@ class PageSource(Protocol):
     def page_size(self, index: int) -> tuple[float, float]: ...
 
     def text_lines(self, index: int) -> list[TextLine]: ...
+
+    def text_words(self, index: int) -> list[Word]: ...
 
     def render(self, index: int, dpi: float, max_pixels: int) -> Rendered: ...
 
@@ -92,6 +94,15 @@ class PdfSource:
                 return []
             lines = extract_page_lines(page)
             return [TextLine(line.bbox, line.text, line.size) for line in lines]
+        except self._errors as exc:
+            raise EngineError(f"The text of page {index + 1} cannot be read: {exc}.") from exc
+
+    def text_words(self, index: int) -> list[Word]:
+        """The words of the page's text layer with their boxes (Page.words)."""
+        from docmill.engines.words import text_layer_words
+
+        try:
+            return text_layer_words(self._page(index))
         except self._errors as exc:
             raise EngineError(f"The text of page {index + 1} cannot be read: {exc}.") from exc
 
@@ -177,6 +188,9 @@ class ImageSource:
         return self._sizes[index]
 
     def text_lines(self, index: int) -> list[TextLine]:
+        return []
+
+    def text_words(self, index: int) -> list[Word]:
         return []
 
     def image_boxes(self, index: int) -> list[BBox]:
