@@ -5,10 +5,13 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from docmill.engines.office import OfficeSettings
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -58,6 +61,18 @@ class Settings(BaseSettings):
     local_ocr_threads: int = 0  # onnxruntime threads per worker; 0 = onnxruntime decides
     local_render_dpi: int = 200  # pages without a text layer are rendered at this resolution
     local_max_render_pixels: int = 8_000_000  # upper bound for one rendered page
+
+    # Office input: LibreOffice headless turns DOCX/XLSX/PPTX/DOC/XLS/PPT into PDF first.
+    office_soffice: str = "soffice"  # program name or path; Office input is off without it
+    office_timeout_s: float = 120.0  # one conversion; the process group is killed after it
+    office_max_memory_mb: int = 2048  # address-space limit of LibreOffice (0 = none)
+    office_max_unpacked_mb: int = 500  # OOXML packages: total uncompressed size
+    office_max_entries: int = 10_000
+    office_max_ratio: int = 100  # uncompressed / compressed, per entry larger than 1 MiB
+
+    # HTML, Markdown and e-mail input (parsed natively, no OCR)
+    max_markup_mb: int = 25  # larger HTML, Markdown or e-mail files are refused
+    email_max_attachments: int = 20  # attachments of one e-mail converted as child tasks
 
     # Optional services
     redis_url: str | None = None
@@ -114,6 +129,23 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'docmill.db').resolve()}"
+
+    @property
+    def office(self) -> OfficeSettings:
+        """How LibreOffice is run, for the pre-conversion step and the upload checks."""
+        from docmill.engines.monkeyocr.unpack import UnpackLimits
+        from docmill.engines.office import OfficeSettings
+
+        return OfficeSettings(
+            soffice=self.office_soffice,
+            timeout_s=self.office_timeout_s,
+            max_memory_mb=self.office_max_memory_mb,
+            package_limits=UnpackLimits(
+                max_total_bytes=self.office_max_unpacked_mb * 1024 * 1024,
+                max_entries=self.office_max_entries,
+                max_ratio=self.office_max_ratio,
+            ),
+        )
 
     @property
     def max_upload_bytes(self) -> int:

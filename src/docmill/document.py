@@ -100,6 +100,8 @@ class Document(BaseModel):
     images: list[ImageRef] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+    #: What the file says about itself: an HTML title, an e-mail's subject, from, to, date.
+    metadata: dict[str, str] = Field(default_factory=dict)
 
     @property
     def markdown(self) -> str:

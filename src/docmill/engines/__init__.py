@@ -26,6 +26,8 @@ BUILTIN_ENGINES: dict[str, EngineSpec] = {
         paged="docmill.engines.local.fanout:convert_with_pool",
     ),
     "monkeyocr": EngineSpec("docmill.engines.monkeyocr:MonkeyOCREngine", "io"),
+    # HTML, Markdown and e-mail: chosen by the file type, whatever engine was asked for.
+    "markup": EngineSpec("docmill.engines.markup:MarkupEngine"),
 }
 
 

@@ -16,44 +16,15 @@ from PIL import Image
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from docmill.errors import InvalidFile, InvalidInput, UnsupportedFile
+from docmill.errors import InvalidFile, InvalidInput
 from docmill.filesink import FileSink
+from docmill.engines.monkeyocr.unpack import UnpackLimits, UnsafeArchive
+from docmill.engines.office import check_package
+from docmill.pipeline.filetypes import OOXML, FileKind, identify
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 32
 MULTIPART_OVERHEAD = 64 * 1024
-
-
-@dataclass(frozen=True)
-class FileKind:
-    file_type: str  # "pdf" or "image"
-    mime: str
-    ext: str
-
-
-PDF = FileKind("pdf", "application/pdf", "pdf")
-_IMAGE_MAGIC: list[tuple[bytes, FileKind]] = [
-    (b"\x89PNG\r\n\x1a\n", FileKind("image", "image/png", "png")),
-    (b"\xff\xd8\xff", FileKind("image", "image/jpeg", "jpg")),
-    (b"II*\x00", FileKind("image", "image/tiff", "tiff")),
-    (b"MM\x00*", FileKind("image", "image/tiff", "tiff")),
-    (b"BM", FileKind("image", "image/bmp", "bmp")),
-]
-WEBP = FileKind("image", "image/webp", "webp")
-EXTENSIONS = {kind.mime: kind.ext for kind in [PDF, WEBP, *(k for _, k in _IMAGE_MAGIC)]}
-SUPPORTED = "PDF, PNG, JPEG, WEBP, TIFF or BMP"
-
-
-def sniff(head: bytes) -> FileKind | None:
-    """The kind of file from its first bytes, or None when it is none we read."""
-    if b"%PDF-" in head[:1024]:
-        return PDF
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return WEBP
-    for magic, kind in _IMAGE_MAGIC:
-        if head.startswith(magic):
-            return kind
-    return None
 
 
 @dataclass
@@ -69,13 +40,10 @@ class ReceivedFile:
         await asyncio.to_thread(self.path.unlink, True)
 
     def kind(self) -> FileKind:
-        """The file's kind. Raises InvalidFile for an empty file, UnsupportedFile otherwise."""
-        if self.size == 0:
-            raise InvalidFile("The file is empty.", code="empty_file")
-        kind = sniff(self.head)
-        if kind is None:
-            raise UnsupportedFile(f"This file is not a {SUPPORTED} file.")
-        return kind
+        """The file's kind, by content (the filename only hints at Markdown). Blocking:
+        Office packages are opened. Raises InvalidFile (empty, encrypted, macro-enabled)
+        or UnsupportedFile."""
+        return identify(self.path, self.head if self.size else b"", self.filename)
 
 
 async def receive_stream(
@@ -213,12 +181,27 @@ class FileCheck:
     pages: int
 
 
-def check_file(path: Path, kind: FileKind, max_pages: int, max_pixels: int) -> FileCheck:
-    """Open the file once to count pages and refuse what no engine can read.
+def check_file(
+    path: Path,
+    kind: FileKind,
+    max_pages: int,
+    max_pixels: int,
+    package_limits: UnpackLimits | None = None,
+) -> FileCheck:
+    """Open the file once to count pages and refuse what no engine can read; OOXML
+    packages are checked against `package_limits` (zip bombs). Office, HTML, Markdown and
+    e-mail pages are counted when converted (0 here).
     Blocking: run it in a thread. Raises InvalidFile with a message for a person."""
-    if kind.file_type == "pdf":
+    if kind.family == "pdf":
         return FileCheck(_check_pdf(path, max_pages))
-    return FileCheck(_check_image(path, max_pixels))
+    if kind.family == "image":
+        return FileCheck(_check_image(path, max_pixels))
+    if kind.family == "office" and kind in OOXML and package_limits is not None:
+        try:
+            check_package(path, package_limits)
+        except UnsafeArchive as exc:
+            raise InvalidFile(str(exc), code="unsafe_document") from exc
+    return FileCheck(0)
 
 
 def _check_pdf(path: Path, max_pages: int) -> int:

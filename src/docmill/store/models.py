@@ -87,14 +87,18 @@ class Task(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     filename: Mapped[str] = mapped_column(String(255))
-    file_type: Mapped[str] = mapped_column(String(10))  # "pdf" or "image"
-    mime: Mapped[str] = mapped_column(String(50))
+    file_type: Mapped[str] = mapped_column(String(10))  # pipeline.filetypes: "pdf", "docx", …
+    mime: Mapped[str] = mapped_column(String(127))
     file_hash: Mapped[str] = mapped_column(String(64), index=True)
     file_size: Mapped[int] = mapped_column(BigInteger)
     engine: Mapped[str] = mapped_column(String(50))
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     cache_key: Mapped[str] = mapped_column(String(64))
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An e-mail's attachments are tasks of their own, linked to the e-mail's task.
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="SET NULL"), default=None, index=True
+    )
     from_cache: Mapped[bool] = mapped_column(Boolean, default=False)
 
     status: Mapped[str] = mapped_column(String(20), default="pending")

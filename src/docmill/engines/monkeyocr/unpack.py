@@ -20,6 +20,7 @@ CHUNK = 64 * 1024
 # can exhaust a disk, so the ratio is checked above this size.
 RATIO_FLOOR_BYTES = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
+RESULT_ZIP = "The result ZIP"
 
 
 class UnsafeArchive(EngineError):
@@ -33,17 +34,17 @@ class UnpackLimits:
     max_ratio: int = 200
 
 
-def safe_name(raw: str) -> str:
+def safe_name(raw: str, label: str = RESULT_ZIP) -> str:
     """The normalized relative POSIX name of an entry ('' for a folder entry).
     Raises UnsafeArchive for absolute names, drive letters, `..` and control characters."""
     name = raw.replace("\\", "/")
     if name.startswith("/") or _DRIVE.match(name):
-        raise UnsafeArchive(f"The result ZIP has an entry with an absolute path ({raw!r}).")
+        raise UnsafeArchive(f"{label} has an entry with an absolute path ({raw!r}).")
     if any(ord(char) < 32 for char in name):
-        raise UnsafeArchive("The result ZIP has an entry name with control characters.")
+        raise UnsafeArchive(f"{label} has an entry name with control characters.")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise UnsafeArchive(f"The result ZIP has an entry that escapes its folder ({raw!r}).")
+        raise UnsafeArchive(f"{label} has an entry that escapes its folder ({raw!r}).")
     return "/".join(parts)
 
 
@@ -52,37 +53,40 @@ def _is_link(info: zipfile.ZipInfo) -> bool:
     return info.create_system == 3 and stat.S_ISLNK(mode)
 
 
-def _check(infos: list[zipfile.ZipInfo], limits: UnpackLimits) -> list[tuple[zipfile.ZipInfo, str]]:
-    """The (entry, normalized name) pairs to write. Raises UnsafeArchive."""
+def check_entries(
+    infos: list[zipfile.ZipInfo], limits: UnpackLimits, label: str = RESULT_ZIP
+) -> list[tuple[zipfile.ZipInfo, str]]:
+    """The (entry, normalized name) pairs to write, judged by the archive's directory.
+    `label` names the archive in messages. Raises UnsafeArchive."""
     if len(infos) > limits.max_entries:
         raise UnsafeArchive(
-            f"The result ZIP has {len(infos)} entries; at most {limits.max_entries} are allowed."
+            f"{label} has {len(infos)} entries; at most {limits.max_entries} are allowed."
         )
     seen: set[str] = set()
     files: list[tuple[zipfile.ZipInfo, str]] = []
     total = 0
     for info in infos:
-        name = safe_name(info.filename)
+        name = safe_name(info.filename, label)
         if _is_link(info):
-            raise UnsafeArchive(f"The result ZIP has a link entry ({info.filename!r}).")
+            raise UnsafeArchive(f"{label} has a link entry ({info.filename!r}).")
         if info.is_dir() or not name:
             continue
         # Case-folded so two names cannot land on one file on a case-insensitive disk.
         key = name.casefold()
         if key in seen:
-            raise UnsafeArchive(f"The result ZIP has the entry {name!r} twice.")
+            raise UnsafeArchive(f"{label} has the entry {name!r} twice.")
         seen.add(key)
         total += info.file_size
         if total > limits.max_total_bytes:
             raise UnsafeArchive(
-                "The result ZIP unpacks to more than "
+                f"{label} unpacks to more than "
                 f"{limits.max_total_bytes // (1024 * 1024)} MB (a zip bomb?)."
             )
         if info.file_size > RATIO_FLOOR_BYTES and info.file_size > limits.max_ratio * max(
             info.compress_size, 1
         ):
             raise UnsafeArchive(
-                f"The result ZIP entry {name!r} is compressed more than {limits.max_ratio}:1 "
+                f"{label} entry {name!r} is compressed more than {limits.max_ratio}:1 "
                 "(a zip bomb?)."
             )
         files.append((info, name))
@@ -91,7 +95,7 @@ def _check(infos: list[zipfile.ZipInfo], limits: UnpackLimits) -> list[tuple[zip
         parent = PurePosixPath(name).parent
         while str(parent) != ".":
             if str(parent) in seen:
-                raise UnsafeArchive(f"The result ZIP uses {str(parent)!r} as file and folder.")
+                raise UnsafeArchive(f"{label} uses {str(parent)!r} as file and folder.")
             parent = parent.parent
     return files
 
@@ -103,12 +107,12 @@ def unpack(archive: Path, destination: Path, limits: UnpackLimits) -> list[str]:
     root = destination.resolve()
     try:
         with zipfile.ZipFile(archive) as bundle:
-            files = _check(bundle.infolist(), limits)
+            files = check_entries(bundle.infolist(), limits)
             written = 0
             for info, name in files:
                 target = root.joinpath(*name.split("/"))
                 if not target.resolve().is_relative_to(root):
-                    raise UnsafeArchive(f"The result ZIP entry {name!r} escapes its folder.")
+                    raise UnsafeArchive(f"{RESULT_ZIP} entry {name!r} escapes its folder.")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 # zipfile stops at the declared size and checks the CRC; the counter
                 # keeps the total honest even so.
@@ -116,10 +120,27 @@ def unpack(archive: Path, destination: Path, limits: UnpackLimits) -> list[str]:
                     while chunk := source.read(CHUNK):
                         written += len(chunk)
                         if written > limits.max_total_bytes:
-                            raise UnsafeArchive("The result ZIP unpacks to more than allowed.")
+                            raise UnsafeArchive(f"{RESULT_ZIP} unpacks to more than allowed.")
                         out.write(chunk)
     except zipfile.BadZipFile as exc:
         raise UnsafeArchive(f"MonkeyOCR's result ZIP is damaged ({exc}).") from exc
     except (zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise UnsafeArchive(f"MonkeyOCR's result ZIP cannot be read ({exc}).") from exc
     return [name for _, name in files]
+
+
+def verify(archive: Path, limits: UnpackLimits, label: str) -> None:
+    """Check a ZIP without unpacking it: its directory as `unpack` does, then every entry
+    read through (CRCs checked) with the real total counted, so a directory that lies
+    about sizes is caught too. Raises UnsafeArchive; a damaged ZIP is one as well."""
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            read = 0
+            for info, _ in check_entries(bundle.infolist(), limits, label):
+                with bundle.open(info) as source:
+                    while chunk := source.read(CHUNK):
+                        read += len(chunk)
+                        if read > limits.max_total_bytes:
+                            raise UnsafeArchive(f"{label} unpacks to more than allowed.")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise UnsafeArchive(f"{label} is damaged ({exc}).") from exc
