@@ -1,7 +1,10 @@
 """`docmill convert FILE... -o DIR`: offline conversion without a server.
 
 Each input gets a folder `DIR/<name>/` laid out like a task's result folder in the
-service: `document.md`, `blocks.json`, `document.json` (the whole Document) and `images/`.
+service: `document.md`, `document.txt`, `blocks.json`, `document.json` (the whole
+Document), `images/`, and with `--pdf` the searchable PDF `searchable.pdf`. Office files
+go through LibreOffice first (its PDF is kept as `source.pdf`); HTML, Markdown and e-mail
+are read natively.
 Mounted by the main CLI; usable alone as `convert_app`.
 """
 
@@ -21,7 +24,11 @@ from docmill.config import Settings
 from docmill.document import Document
 from docmill.engines import UnknownEngine, get_engine
 from docmill.engines.base import ConvertOptions, EngineError
+from docmill.errors import DocmillError
 from docmill.pipeline.artifacts import write_document
+from docmill.pipeline.filetypes import identify
+from docmill.pipeline.intake import check_file
+from docmill.store.blobs import OFFICE_PDF, SEARCHABLE_PDF
 
 convert_app = typer.Typer(help="Convert documents offline.", no_args_is_help=True)
 
@@ -57,6 +64,28 @@ class _Bar:
         self.stack.close()
 
 
+def _prepare(file: Path, folder: Path, engine_name: str, settings: Settings) -> tuple[Path, str]:
+    """The file an engine reads and the engine's name, as the service decides them: the
+    file type by content (the same checks as an upload), Office through LibreOffice,
+    markup natively. Raises DocmillError (refused file) or EngineError."""
+    from docmill.engines.office import ENABLE_HINT, convert_to_pdf, soffice_path
+
+    with file.open("rb") as handle:
+        head = handle.read(1024)
+    kind = identify(file, head, file.name)
+    check_file(
+        file, kind, settings.max_pages, settings.max_image_pixels, settings.office.package_limits
+    )
+    if kind.family in ("markup", "email"):
+        return file, "markup"
+    if kind.family == "office":
+        if soffice_path(settings.office_soffice) is None:
+            raise EngineError(ENABLE_HINT)
+        folder.mkdir(parents=True, exist_ok=True)
+        return convert_to_pdf(file, folder / OFFICE_PDF, settings.office), engine_name
+    return file, engine_name
+
+
 def convert_file(
     file: Path,
     folder: Path,
@@ -64,9 +93,13 @@ def convert_file(
     options: ConvertOptions,
     settings: Settings,
     pool: Executor | None = None,
+    searchable_pdf: bool = False,
 ) -> Document:
     """One file converted into `folder`; with a `pool`, the local engine's pages are spread
-    over it. Raises EngineError or UnknownEngine."""
+    over it; with `searchable_pdf`, `searchable.pdf` is written too (kinds with pages).
+    Raises EngineError, DocmillError (a refused file) or UnknownEngine."""
+    get_engine(engine_name, tuple(settings.extra_engines))  # an unknown engine fails first
+    source, engine_name = _prepare(file, folder, engine_name, settings)
     engine = get_engine(engine_name, tuple(settings.extra_engines))
     folder.mkdir(parents=True, exist_ok=True)
     bar = _Bar(file.name)
@@ -74,13 +107,17 @@ def convert_file(
         if pool is not None and engine.name == "local":
             from docmill.engines.local.fanout import convert_with_pool
 
-            document = convert_with_pool(pool, file, folder, options, bar)
+            document = convert_with_pool(pool, source, folder, options, bar)
         else:
-            result = engine.convert(file, folder, options, bar)
+            result = engine.convert(source, folder, options, bar)
             document = asyncio.run(result) if inspect.isawaitable(result) else result
     finally:
         bar.close()
     write_document(document, folder)
+    if searchable_pdf and engine_name != "markup":
+        from docmill.exports.searchable_pdf import build_searchable_pdf
+
+        build_searchable_pdf(source, document, folder / SEARCHABLE_PDF)
     return document
 
 
@@ -88,7 +125,12 @@ def convert_file(
 def convert(
     files: Annotated[
         list[Path],
-        typer.Argument(help="PDFs or images.", exists=True, dir_okay=False, readable=True),
+        typer.Argument(
+            help="PDFs, images, Office documents, HTML, Markdown or e-mail files.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ],
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Folder for the results.", file_okay=False)
@@ -96,6 +138,9 @@ def convert(
     engine: Annotated[str, typer.Option("--engine", help="Engine name.")] = "local",
     force_ocr: Annotated[
         bool, typer.Option("--force-ocr", help="OCR every page, ignoring text layers.")
+    ] = False,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also write searchable.pdf (invisible text layer).")
     ] = False,
 ) -> None:
     """Convert FILE... into Markdown, blocks.json and images under OUTPUT_DIR."""
@@ -110,7 +155,7 @@ def convert(
     with contextlib.ExitStack() as stack:
         pool = _page_pool(stack, settings) if engine == "local" else None
         for file in files:
-            failures += _convert_one(file, output_dir, taken, engine, options, settings, pool)
+            failures += _convert_one(file, output_dir, taken, engine, options, settings, pool, pdf)
     if failures:
         raise typer.Exit(1)
 
@@ -137,16 +182,17 @@ def _convert_one(
     options: ConvertOptions,
     settings: Settings,
     pool: Executor | None,
+    searchable_pdf: bool = False,
 ) -> int:
     """Convert and report one file; 1 when it failed, else 0. Raises typer.Exit(2) for an
     unknown engine."""
     folder = _output_folder(output_dir, file, taken)
     try:
-        document = convert_file(file, folder, engine, options, settings, pool)
+        document = convert_file(file, folder, engine, options, settings, pool, searchable_pdf)
     except UnknownEngine:
         typer.secho(f"Unknown engine: {engine}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
-    except EngineError as exc:
+    except (EngineError, DocmillError) as exc:
         with contextlib.suppress(OSError):
             folder.rmdir()  # only when the engine left nothing behind
         typer.secho(f"{file.name}: {exc}", fg=typer.colors.RED, err=True)

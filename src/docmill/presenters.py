@@ -48,6 +48,7 @@ def task_view(
         "from_cache": task.from_cache,
         "user_id": task.owner_id,
         "is_public": task.is_public,
+        "parent_id": task.parent_id,
         "status_history": [history_view(event) for event in events],
         "metadata": {"mime": task.mime, "options": task.options, **task.result_meta},
     }

@@ -378,7 +378,7 @@ def markdown_html(text: str) -> str:
     """Markdown rendered to HTML by markdown-it-py (CommonMark with tables)."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    return str(MarkdownIt("commonmark", {"html": True}).enable("table").render(text))
 
 
 def _decode(data: bytes, charset: str | None = None) -> str:

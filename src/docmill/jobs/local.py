@@ -31,6 +31,7 @@ from docmill.pipeline.conversion import (
     ConversionSummary,
     convert_async,
     convert_in_worker,
+    preconvert,
     write_result,
 )
 from docmill.pipeline.tasks import TaskService
@@ -141,6 +142,7 @@ class LocalJobRunner:
         try:
             job = await self.service.prepare_job(task_id)
             work_dir, engine = job.work_dir, job.engine
+            job = await preconvert(job, self.settings.office)
             summary = await self._convert(task_id, job)
             await self.service.complete(task_id, self.instance_id, work_dir, summary)
             work_dir, outcome = None, "completed"

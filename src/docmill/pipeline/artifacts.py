@@ -14,17 +14,31 @@ from pathlib import Path
 import pypdfium2
 
 from docmill.document import Document
-from docmill.store.blobs import BLOCKS_JSON, DOCUMENT_JSON, DOCUMENT_MD, write_atomic
+from docmill.store.blobs import (
+    BLOCKS_JSON,
+    DOCUMENT_JSON,
+    DOCUMENT_MD,
+    DOCUMENT_TXT,
+    SEARCHABLE_PDF,
+    write_atomic,
+)
 
 STORED_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
 
 
 def write_document(document: Document, result_dir: Path) -> None:
-    """document.json (the whole Document), document.md and blocks.json."""
+    """document.json (the whole Document), document.md, document.txt and blocks.json."""
     write_atomic(result_dir / DOCUMENT_JSON, document.model_dump_json().encode())
     write_atomic(result_dir / DOCUMENT_MD, document.markdown.encode())
+    write_plain_text(document, result_dir / DOCUMENT_TXT)
     blocks = [block.model_dump(mode="json") for block in document.blocks]
     write_atomic(result_dir / BLOCKS_JSON, json.dumps(blocks, ensure_ascii=False).encode())
+
+
+def write_plain_text(document: Document, target: Path) -> None:
+    from docmill.exports.plain_text import render_text
+
+    write_atomic(target, render_text(document).encode())
 
 
 def read_document(result_dir: Path) -> Document:
@@ -36,8 +50,13 @@ def build_result_zip(result_dir: Path, target: Path) -> None:
     and renamed into place. Images are stored, text is deflated; memory stays flat."""
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     with zipfile.ZipFile(tmp, "w") as archive:
-        for name in (DOCUMENT_MD, BLOCKS_JSON):
-            archive.write(result_dir / name, name, compress_type=zipfile.ZIP_DEFLATED)
+        for name in (DOCUMENT_MD, BLOCKS_JSON, DOCUMENT_TXT):
+            if (result_dir / name).is_file():
+                archive.write(result_dir / name, name, compress_type=zipfile.ZIP_DEFLATED)
+        if (result_dir / SEARCHABLE_PDF).is_file():
+            archive.write(
+                result_dir / SEARCHABLE_PDF, SEARCHABLE_PDF, compress_type=zipfile.ZIP_STORED
+            )
         images = result_dir / "images"
         if images.is_dir():
             for path in sorted(images.rglob("*")):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -21,8 +21,10 @@ from docmill.engines.base import (
     Engine,
     ProgressCallback,
 )
+from docmill.engines.office import OfficeSettings, convert_to_pdf
+from docmill.exports.searchable_pdf import build_searchable_pdf
 from docmill.pipeline.artifacts import build_result_zip, write_document
-from docmill.store.blobs import RESULT_ZIP
+from docmill.store.blobs import OFFICE_PDF, RESULT_ZIP, SEARCHABLE_PDF
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,11 @@ class ConversionJob:
     work_dir: Path
     options: ConvertOptions
     extra_engines: tuple[str, ...] = ()
+    family: str = "pdf"  # pipeline.filetypes family of the original
+
+    @property
+    def has_pages(self) -> bool:
+        return self.family in ("pdf", "image", "office")
 
 
 @dataclass(frozen=True)
@@ -55,13 +62,26 @@ class CancelFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
+async def preconvert(job: ConversionJob, office: OfficeSettings) -> ConversionJob:
+    """The pre-conversion step, before any engine: an Office original becomes a PDF
+    (LibreOffice in a subprocess, waited on in a thread) kept with the result, and the job
+    reads that PDF. Other jobs come back unchanged. Raises EngineError."""
+    if job.family != "office":
+        return job
+    pdf = await asyncio.to_thread(convert_to_pdf, job.source, job.work_dir / OFFICE_PDF, office)
+    return replace(job, source=pdf)
+
+
 def write_result(job: ConversionJob, document: Document, started: float) -> ConversionSummary:
-    """Fill the source fields and write document.json/md, blocks.json and result.zip."""
+    """Fill the source fields and write document.json/md/txt, blocks.json, the searchable
+    PDF (for kinds with pages) and result.zip."""
     document.source.filename = job.filename
     document.source.sha256 = job.sha256
     document.source.mime = job.mime
     document.source.pages = document.source.pages or len(document.pages)
     write_document(document, job.work_dir)
+    if job.has_pages:
+        build_searchable_pdf(job.source, document, job.work_dir / SEARCHABLE_PDF)
     build_result_zip(job.work_dir, job.work_dir / RESULT_ZIP)
     return ConversionSummary(
         pages=document.source.pages,

@@ -16,10 +16,10 @@ from PIL import Image
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from docmill.errors import InvalidFile, InvalidInput
-from docmill.filesink import FileSink
 from docmill.engines.monkeyocr.unpack import UnpackLimits, UnsafeArchive
 from docmill.engines.office import check_package
+from docmill.errors import InvalidFile, InvalidInput
+from docmill.filesink import FileSink
 from docmill.pipeline.filetypes import OOXML, FileKind, identify
 
 MAX_FIELD_BYTES = 64 * 1024

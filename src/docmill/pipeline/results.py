@@ -14,9 +14,15 @@ from urllib.parse import quote
 from docmill.config import Settings
 from docmill.document import Document
 from docmill.errors import Conflict, InvalidInput, NotFound
-from docmill.pipeline.artifacts import read_document, render_image_page, render_page
+from docmill.pipeline.artifacts import (
+    read_document,
+    render_image_page,
+    render_page,
+    write_plain_text,
+)
+from docmill.pipeline.filetypes import kind_of
 from docmill.security import sign_path
-from docmill.store.blobs import BlobStore
+from docmill.store.blobs import DOCUMENT_TXT, SEARCHABLE_PDF, BlobStore
 from docmill.store.models import Task
 from docmill.store.tasks import COMPLETED
 
@@ -48,10 +54,7 @@ class ResultReader:
 
     async def document(self, task: Task) -> Document:
         """The task's Document. Raises Conflict if the task has not completed."""
-        if task.status != COMPLETED:
-            raise Conflict(
-                f"The task is {task.status}; its result is not ready.", code="task_not_ready"
-            )
+        _require_completed(task)
         try:
             return await asyncio.to_thread(read_document, self.blobs.result_dir(task.id))
         except FileNotFoundError as exc:
@@ -124,8 +127,11 @@ class ResultReader:
             raise NotFound("No such image.", code="media_not_found")
         return target, media_type
 
-    async def page_image(self, task: Task, original: Path, page: int) -> Path:
-        """Page `page` (1-based) as PNG, rendered once and kept. Raises InvalidInput."""
+    async def page_image(self, task: Task, pages: Path | None, page: int) -> Path:
+        """Page `page` (1-based) of the file `pages` (TaskService.pages_path) as PNG,
+        rendered once and kept. Raises InvalidInput (no such page), Conflict (a kind
+        without pages, an Office document not converted yet)."""
+        pages = _require_pages(task, pages)
         if not 1 <= page <= max(task.total_pages, 1):
             raise InvalidInput(
                 f"Page {page} does not exist; the document has {task.total_pages} page(s).",
@@ -133,6 +139,53 @@ class ResultReader:
             )
         target = self.blobs.page_image(task.id, page)
         if not await asyncio.to_thread(target.exists):
-            render = render_page if task.file_type == "pdf" else render_image_page
-            await asyncio.to_thread(render, original, page - 1, target)
+            if not await asyncio.to_thread(pages.exists):
+                raise Conflict(
+                    f"The task is {task.status}; the pages of an Office document are shown "
+                    "once LibreOffice has converted it.",
+                    code="task_not_ready",
+                )
+            image = kind_of(task.mime).family == "image"
+            render = render_image_page if image else render_page
+            await asyncio.to_thread(render, pages, page - 1, target)
         return target
+
+    async def searchable_pdf(self, task: Task, pages: Path | None) -> Path:
+        """The task's searchable PDF (built on first use when the result predates it).
+        Raises Conflict (not completed, a kind without pages), NotFound (result gone)."""
+        _require_completed(task)
+        pages = _require_pages(task, pages)
+        target = self.blobs.result_dir(task.id) / SEARCHABLE_PDF
+        if not await asyncio.to_thread(target.exists):
+            from docmill.exports.searchable_pdf import build_searchable_pdf
+
+            document = await self.document(task)
+            await asyncio.to_thread(build_searchable_pdf, pages, document, target)
+        return target
+
+    async def plain_text(self, task: Task) -> Path:
+        """The task's plain text file (written on first use when the result predates it).
+        Raises Conflict (not completed), NotFound (result gone)."""
+        _require_completed(task)
+        target = self.blobs.result_dir(task.id) / DOCUMENT_TXT
+        if not await asyncio.to_thread(target.exists):
+            document = await self.document(task)
+            await asyncio.to_thread(write_plain_text, document, target)
+        return target
+
+
+def _require_completed(task: Task) -> None:
+    if task.status != COMPLETED:
+        raise Conflict(
+            f"The task is {task.status}; its result is not ready.", code="task_not_ready"
+        )
+
+
+def _require_pages(task: Task, pages: Path | None) -> Path:
+    if pages is None:
+        raise Conflict(
+            f"This task is a {task.file_type} document, which has no pages; "
+            "page images and searchable PDFs exist for PDFs, images and Office documents.",
+            code="no_pages",
+        )
+    return pages

@@ -22,13 +22,14 @@ from docmill.cache import Cache, ocr_key
 from docmill.config import Settings
 from docmill.engines import UnknownEngine, engine_spec
 from docmill.engines.base import ConvertOptions
-from docmill.errors import Conflict, InvalidInput
+from docmill.errors import Conflict, DocmillError, InvalidInput, PayloadTooLarge, UnsupportedFile
 from docmill.events import EventBus
 from docmill.metrics import Metrics
 from docmill.pipeline.conversion import ConversionJob, ConversionSummary
-from docmill.pipeline.intake import EXTENSIONS, ReceivedFile, check_file
+from docmill.pipeline.filetypes import EXTENSIONS, FileKind, kind_of
+from docmill.pipeline.intake import ReceivedFile, check_file
 from docmill.presenters import deleted_event, progress_event, updated_event
-from docmill.store.blobs import BlobStore
+from docmill.store.blobs import OFFICE_PDF, BlobStore
 from docmill.store.db import transaction
 from docmill.store.models import Task, utcnow
 from docmill.store.tasks import (
@@ -90,12 +91,14 @@ class TaskService:
         engine: str,
         options: ConvertOptions,
         is_public: bool,
+        parent_id: str | None = None,
     ) -> Task:
-        """Check the file, store it and queue a task, or complete it from the cache.
-        Raises InvalidFile / UnsupportedFile / InvalidInput. The temporary file is
-        consumed either way."""
+        """Check the file, store it and queue a task, or complete it from the cache; an
+        e-mail's attachments become child tasks. Raises InvalidFile / UnsupportedFile /
+        InvalidInput / PayloadTooLarge. The temporary file is consumed either way."""
         try:
-            kind = received.kind()
+            kind = await asyncio.to_thread(received.kind)
+            await asyncio.to_thread(self._check_kind_enabled, kind, received.size)
             try:
                 engine_spec(engine, tuple(self.settings.extra_engines))
             except UnknownEngine as exc:
@@ -110,6 +113,7 @@ class TaskService:
                 kind,
                 self.settings.max_pages,
                 self.settings.max_image_pixels,
+                self.settings.office.package_limits,
             )
         except BaseException:
             await received.discard()
@@ -128,20 +132,76 @@ class TaskService:
             is_public=is_public,
             total_pages=check.pages,
             status=PENDING,
+            parent_id=parent_id,
         )
         await asyncio.to_thread(self.blobs.put_original, task.id, received.path, kind.ext)
         cached = await self._complete_from_cache(task)
         if cached is not None:
-            return await self.publish_update(task.id) or task
-        async with transaction(self.sessions) as session:
-            repository = TaskRepository(session)
-            await repository.add(task, "Queued.")
-            queued = await repository.get(task.id) or task
-        # Publish the pending state as written: a runner may move the task on at once.
-        await self.events.publish(owner_id, updated_event(queued))
-        if self.runner is not None:
-            self.runner.notify()
+            queued = await self.publish_update(task.id) or task
+        else:
+            async with transaction(self.sessions) as session:
+                repository = TaskRepository(session)
+                await repository.add(task, "Queued.")
+                queued = await repository.get(task.id) or task
+            # Publish the pending state as written: a runner may move the task on at once.
+            await self.events.publish(owner_id, updated_event(queued))
+            if self.runner is not None:
+                self.runner.notify()
+        if kind.family == "email" and parent_id is None:
+            await self._submit_attachments(queued, engine=engine, options=options)
         return queued
+
+    def _check_kind_enabled(self, kind: FileKind, size: int) -> None:
+        """Refuse kinds this server cannot convert now or at this size (blocking: looks
+        for LibreOffice). Raises UnsupportedFile / PayloadTooLarge."""
+        from docmill.engines.office import ENABLE_HINT, soffice_path
+
+        if kind.family == "office" and soffice_path(self.settings.office_soffice) is None:
+            raise UnsupportedFile(f"Office input is off on this server. {ENABLE_HINT}")
+        limit = self.settings.max_markup_mb * 1024 * 1024
+        if kind.family in ("markup", "email") and size > limit:
+            raise PayloadTooLarge(
+                f"HTML, Markdown and e-mail files are accepted up to "
+                f"{self.settings.max_markup_mb} MB; this one is larger."
+            )
+
+    async def _submit_attachments(
+        self, parent: Task, *, engine: str, options: ConvertOptions
+    ) -> list[Task]:
+        """The e-mail's attachments that docmill reads, each queued as a child task of
+        `parent` for the same owner; the others are noted in the parent's history."""
+        from docmill.pipeline.attachments import extract_attachments
+
+        original = self.original_path(parent)
+        extracted = await asyncio.to_thread(
+            extract_attachments,
+            original,
+            self.blobs.new_temp_path,
+            self.settings.email_max_attachments,
+        )
+        children: list[Task] = []
+        skipped: list[str] = [f"{name}: {reason}" for name, reason in extracted.skipped]
+        for received in extracted.files:
+            try:
+                children.append(
+                    await self.submit(
+                        parent.owner_id,
+                        received,
+                        engine=engine,
+                        options=options,
+                        is_public=parent.is_public,
+                        parent_id=parent.id,
+                    )
+                )
+            except DocmillError as exc:
+                skipped.append(f"{received.filename}: {exc.message}")
+        if children or skipped:
+            message = f"{len(children)} attachment(s) queued as tasks of their own."
+            if skipped:
+                message += " Not converted: " + "; ".join(skipped)[:900]
+            async with transaction(self.sessions) as session:
+                await TaskRepository(session).note(parent.id, message)
+        return children
 
     async def _cached_source(self, key: str) -> Task | None:
         """The completed task holding the result for `key`: the cache names it (L1/L2/L3),
@@ -186,6 +246,17 @@ class TaskService:
 
     def original_path(self, task: Task) -> Path:
         return self.blobs.original_path(task.id, EXTENSIONS.get(task.mime, "bin"))
+
+    def pages_path(self, task: Task) -> Path | None:
+        """The file whose pages the task shows: the original PDF or image, the PDF that
+        LibreOffice made of an Office document (once converted); None for kinds without
+        pages (HTML, Markdown, e-mail)."""
+        kind = kind_of(task.mime)
+        if not kind.has_pages:
+            return None
+        if kind.family == "office":
+            return self.blobs.result_dir(task.id) / OFFICE_PDF
+        return self.original_path(task)
 
     # -- commands on a task ----------------------------------------------------------
 
@@ -271,9 +342,12 @@ class TaskService:
         if task is None:
             raise LookupError(task_id)
         work_dir = await asyncio.to_thread(self._fresh_work_dir, task_id)
+        kind = kind_of(task.mime)
         return ConversionJob(
             task_id=task.id,
-            engine=task.engine,
+            # HTML, Markdown and e-mail are read natively, whatever engine was asked for.
+            engine="markup" if kind.family in ("markup", "email") else task.engine,
+            family=kind.family,
             source=self.original_path(task).resolve(),
             filename=task.filename,
             sha256=task.file_hash,

@@ -197,6 +197,35 @@ class TaskRepository:
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def note(self, task_id: str, message: str) -> None:
+        """Add `message` to the task's history under its current status (a change
+        clients see, so `updated_at` moves too)."""
+        now = utcnow()
+        status = (
+            await self.session.execute(
+                update(Task)
+                .where(Task.id == task_id)
+                .values(updated_at=now)
+                .returning(Task.status)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one_or_none()
+        if status is not None:
+            self.session.add(
+                TaskStatusEvent(task_id=task_id, status=status, message=message, timestamp=now)
+            )
+            await self.session.flush()
+
+    async def children(self, parent_id: str) -> list[ListedTask]:
+        """The tasks made of a task's attachments, oldest first, with their histories."""
+        query = (
+            select(*Task.__table__.c)
+            .where(Task.parent_id == parent_id)
+            .order_by(Task.created_at, Task.id)
+        )
+        rows = list((await self.session.execute(query)).all())
+        return await self._with_histories(rows)
+
     async def transition(
         self,
         task_id: str,

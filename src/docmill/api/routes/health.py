@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from docmill import __version__
 from docmill.api.deps import ServicesDep, SessionDep
 from docmill.api.envelope import ok
+from docmill.config import Settings
 from docmill.store.tasks import STATUSES, TaskRepository
 
 router = APIRouter(tags=["operations"])
@@ -34,6 +36,30 @@ async def metrics(services: ServicesDep, session: SessionDep) -> Response:
     for status in STATUSES:
         services.metrics.tasks.labels(status).set(counts.get(status, 0))
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def input_formats(settings: Settings) -> dict[str, Any]:
+    """Which inputs this server takes; Office input only with LibreOffice (blocking: it
+    looks for the program)."""
+    from docmill.engines.office import ENABLE_HINT, network_isolated, soffice_path
+
+    program = soffice_path(settings.office_soffice)
+    office: dict[str, Any] = {
+        "enabled": program is not None,
+        "soffice": program,
+        "timeout_s": settings.office_timeout_s,
+        "max_memory_mb": settings.office_max_memory_mb,
+    }
+    if program is None:
+        office["hint"] = ENABLE_HINT
+    else:
+        office["network_isolated"] = network_isolated()
+    return {
+        "office": office,
+        "markup": {"enabled": True, "max_mb": settings.max_markup_mb},
+        "formats": ["pdf", "image", "html", "markdown", "email"]
+        + (["docx", "xlsx", "pptx", "doc", "xls", "ppt"] if program else []),
+    }
 
 
 @router.get("/ready")
@@ -60,13 +86,15 @@ async def ready(services: ServicesDep) -> JSONResponse:
             checks["monkeyocr"] = "degraded: unreachable or unhealthy"
     if services.settings.redis_url:
         checks["redis_events"] = "ok" if services.events.connected else "error: not connected"
+    inputs = await asyncio.to_thread(input_formats, services.settings)
+    checks["office_input"] = "ok" if inputs["office"]["enabled"] else "off"
     ready = all(value in ("ok", "off") or value.startswith("degraded") for value in checks.values())
     body = (
-        ok({"ready": ready, "checks": checks})
+        ok({"ready": ready, "checks": checks, "inputs": inputs})
         if ready
         else {
             "success": False,
-            "data": {"ready": False, "checks": checks},
+            "data": {"ready": False, "checks": checks, "inputs": inputs},
             "message": "Not ready.",
             "error": "not_ready",
             "detail": "Not ready.",

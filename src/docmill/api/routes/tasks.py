@@ -145,11 +145,47 @@ async def task_preview(task: ReadableTask, services: ServicesDep) -> dict[str, A
 async def task_page(
     task: ReadableTask, page: int, request: Request, services: ServicesDep
 ) -> Response:
-    original = services.tasks.original_path(task)
-    image = await services.results.page_image(task, original, page)
+    image = await services.results.page_image(task, services.tasks.pages_path(task), page)
     return await send_file(
         request, image, media_type="image/png", headers={"Cache-Control": IMMUTABLE}
     )
+
+
+@router.get("/api/tasks/{task_id}/pdf")
+@router.head("/api/tasks/{task_id}/pdf", operation_id="head_searchable_pdf")
+async def searchable_pdf(task: ReadableTask, request: Request, services: ServicesDep) -> Response:
+    """The original pages with an invisible text layer where the words are printed."""
+    path = await services.results.searchable_pdf(task, services.tasks.pages_path(task))
+    return await send_file(
+        request,
+        path,
+        missing="The searchable PDF is missing.",
+        media_type="application/pdf",
+        filename=f"{PurePosixPath(task.filename).stem or 'document'}.pdf",
+        content_disposition_type="inline",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/api/tasks/{task_id}/text")
+async def plain_text(task: ReadableTask, request: Request, services: ServicesDep) -> Response:
+    """The document's text in reading order, without Markdown syntax."""
+    path = await services.results.plain_text(task)
+    return await send_file(
+        request,
+        path,
+        missing="The text file is missing.",
+        media_type="text/plain; charset=utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/api/tasks/{task_id}/children")
+async def task_children(task: ReadableTask, session: SessionDep) -> Response:
+    """The tasks made of this task's attachments (an e-mail's), oldest first."""
+    children = await TaskRepository(session).children(task.id)
+    visible = [c for c in children if c.task.owner_id == task.owner_id]
+    return await ok_off_loop(lambda: [listed_view(child) for child in visible])
 
 
 @router.get("/api/files/{task_id}/original")
