@@ -131,9 +131,10 @@ def convert_to_pdf(source: Path, target: Path, settings: OfficeSettings) -> Path
     program = soffice_path(settings.soffice)
     if program is None:
         raise EngineError(ENABLE_HINT)
+    target = target.resolve()
     with tempfile.TemporaryDirectory(prefix="docmill-office-", dir=target.parent) as scratch:
         folder = Path(scratch)
-        profile = folder / "profile"
+        profile = folder.resolve() / "profile"
         (profile / "user").mkdir(parents=True)
         (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE)
         # LibreOffice names its output after the input: give it a plain name.

@@ -129,6 +129,8 @@ def _continues(builder: _LineBuilder, loose: BBox, size: float) -> bool:
     # Advance boxes, not tight glyph boxes: an apostrophe or a period has a tight box that
     # does not overlap the letters next to it, but all share the font's ascent and descent.
     last = builder.loose
+    if loose == last:
+        return True  # the parts of a ligature ("ffi") share one glyph's box
     overlap = min(last[3], loose[3]) - max(last[1], loose[1])
     height = min(last[3] - last[1], loose[3] - loose[1])
     scale = max(size, builder.sizes[-1])
