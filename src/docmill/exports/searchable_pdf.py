@@ -14,9 +14,7 @@ import io
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PIL import Image, ImageOps
 from reportlab.lib.utils import ImageReader
@@ -26,9 +24,6 @@ from reportlab.pdfgen import canvas
 
 from docmill.document import BBox, Document, Word
 
-if TYPE_CHECKING:
-    from docmill.engines.textlayer import PageFrame
-
 LATIN_FONT = "Helvetica"  # one of the 14 standard fonts: nothing to embed
 # For words outside WinAnsi (CJK, Cyrillic, ...): a CID font with a Unicode CMap.
 UNICODE_FONT = "STSong-Light"
@@ -36,18 +31,6 @@ UNICODE_FONT = "STSong-Light"
 MIN_SPACE_EM = 0.3
 # Image pages without a usable resolution are taken at this one.
 DEFAULT_DPI = 72.0
-
-
-@dataclass(frozen=True)
-class Affine:
-    """x' = a·x + c·y + e, y' = b·x + d·y + f (reportlab's `transform` order)."""
-
-    a: float
-    b: float
-    c: float
-    d: float
-    e: float
-    f: float
 
 
 def _fonts() -> None:
@@ -70,15 +53,11 @@ def _lines(words: Iterable[Word]) -> list[list[Word]]:
     return [sorted(lines[number], key=lambda w: w.bbox[0]) for number in sorted(lines)]
 
 
-def draw_words(
-    pdf: canvas.Canvas, words: Sequence[Word], height: float, scale: float, to_user: Affine
-) -> None:
-    """Invisible text for `words` on a page `height` points high as displayed: their boxes
-    (top-left origin) times `scale` give points; `to_user` maps displayed bottom-left
-    coordinates to the canvas. Each word is stretched over its box, a space over each gap."""
+def draw_words(pdf: canvas.Canvas, words: Sequence[Word], height: float, scale: float) -> None:
+    """Invisible text for `words` on a canvas page `height` points high: their boxes
+    (top-left origin) times `scale` give points. Each word is stretched over its box, a
+    space over each gap to the next word of its line."""
     _fonts()
-    pdf.saveState()
-    pdf.transform(to_user.a, to_user.b, to_user.c, to_user.d, to_user.e, to_user.f)
     text = pdf.beginText()
     text.setTextRenderMode(3)
     for line in _lines(words):
@@ -105,7 +84,6 @@ def draw_words(
                 text.setHorizScale(100 * (gap + x1 - x0 - width) / max(space, 1e-3))
                 text.textOut(" ")
     pdf.drawText(text)
-    pdf.restoreState()
 
 
 def _added_words(page_words: Sequence[Word], carried: Sequence[BBox]) -> list[Word]:
@@ -129,26 +107,6 @@ def _write_atomic(target: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _pdf_to_user(frame: PageFrame, media: tuple[float, ...]) -> Affine:
-    """The map from displayed coordinates (bottom-left origin, as drawn by reportlab) to
-    the page's user space, shifted so the media box starts at 0 (the overlay's space)."""
-
-    def forward(x: float, y: float) -> tuple[float, float]:
-        dx, dy = frame.point(x, y)
-        return dx, frame.height - dy
-
-    ox, oy = forward(0.0, 0.0)
-    ux, uy = forward(1.0, 0.0)
-    vx, vy = forward(0.0, 1.0)
-    # user → displayed is [[ux-ox, vx-ox], [uy-oy, vy-oy]] + (ox, oy); invert it.
-    m00, m01, m10, m11 = ux - ox, vx - ox, uy - oy, vy - oy
-    det = m00 * m11 - m01 * m10
-    i00, i01, i10, i11 = m11 / det, -m01 / det, -m10 / det, m00 / det
-    e = -(i00 * ox + i01 * oy) - media[0]
-    f = -(i10 * ox + i11 * oy) - media[1]
-    return Affine(i00, i10, i01, i11, e, f)
-
-
 def _from_pdf(source: Path, document: Document, target: Path) -> None:
     import pikepdf
     import pypdfium2 as pdfium
@@ -157,7 +115,7 @@ def _from_pdf(source: Path, document: Document, target: Path) -> None:
     from docmill.engines.words import text_layer_words
 
     words_by_page = {page.index: page for page in document.pages}
-    overlays: list[int] = []
+    overlays: list[tuple[int, tuple[float, ...]]] = []
     buffer = io.BytesIO()
     pdf_canvas: canvas.Canvas | None = None
     reader = pdfium.PdfDocument(source)
@@ -173,17 +131,19 @@ def _from_pdf(source: Path, document: Document, target: Path) -> None:
                 if not added:
                     continue
                 frame = PageFrame.of(page)
-                media = tuple(float(v) for v in page.get_mediabox())
+                shown = tuple(float(v) for v in page.get_bbox())
             finally:
                 page.close()
-            size = (media[2] - media[0], media[3] - media[1])
+            # The overlay is drawn upright, the size of the page as displayed; qpdf places
+            # it over the shown box, turned with the page's /Rotate.
+            size = (frame.width, frame.height)
             if pdf_canvas is None:
                 pdf_canvas = canvas.Canvas(buffer, pagesize=size, pageCompression=1)
             pdf_canvas.setPageSize(size)
             scale = frame.width / page_info.width if page_info.width else 1.0
-            draw_words(pdf_canvas, added, frame.height, scale, _pdf_to_user(frame, media))
+            draw_words(pdf_canvas, added, frame.height, scale)
             pdf_canvas.showPage()
-            overlays.append(index)
+            overlays.append((index, shown))
     finally:
         reader.close()
 
@@ -192,9 +152,10 @@ def _from_pdf(source: Path, document: Document, target: Path) -> None:
             if pdf_canvas is not None:
                 pdf_canvas.save()
                 with pikepdf.open(io.BytesIO(buffer.getvalue())) as overlay:
-                    for number, index in enumerate(overlays):
-                        page = pdf.pages[index]
-                        page.add_overlay(overlay.pages[number], pikepdf.Rectangle(page.mediabox))
+                    for number, (index, shown) in enumerate(overlays):
+                        pdf.pages[index].add_overlay(
+                            overlay.pages[number], pikepdf.Rectangle(*shown)
+                        )
                     pdf.save(tmp)
                     return
             pdf.save(tmp)
@@ -236,7 +197,7 @@ def _from_images(source: Path, document: Document, target: Path) -> None:
             page = pages.get(index)
             if page is not None and page.width > 0:
                 added = [word for word in page.words if word.source == "ocr"]
-                draw_words(pdf, added, size[1], size[0] / page.width, Affine(1, 0, 0, 1, 0, 0))
+                draw_words(pdf, added, size[1], size[0] / page.width)
             pdf.showPage()
         pdf.save()
 

@@ -90,7 +90,7 @@ async def task_result(task: ReadableTask, services: ServicesDep) -> dict[str, An
             "markdown_content": results.markdown(task, document),
             "images": results.images(task, document),
             "download_url": f"/api/download/{task.id}",
-            "metadata": results.metadata(task),
+            "metadata": results.metadata(task) | {"document": document.metadata},
         }
     )
 
