@@ -126,11 +126,13 @@ def xlsx_bytes() -> bytes:
 def zip_bomb_docx() -> bytes:
     """A real DOCX with one more part that unpacks to 600 MB from about 600 KB."""
     buffer = io.BytesIO(docx_bytes())
-    with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as package:
-        with package.open("word/media/padding.bin", "w", force_zip64=True) as part:
-            block = b"\0" * (1024 * 1024)
-            for _ in range(600):
-                part.write(block)
+    with (
+        zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as package,
+        package.open("word/media/padding.bin", "w", force_zip64=True) as part,
+    ):
+        block = b"\0" * (1024 * 1024)
+        for _ in range(600):
+            part.write(block)
     return buffer.getvalue()
 
 
