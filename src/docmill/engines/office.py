@@ -132,6 +132,7 @@ def convert_to_pdf(source: Path, target: Path, settings: OfficeSettings) -> Path
     if program is None:
         raise EngineError(ENABLE_HINT)
     target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="docmill-office-", dir=target.parent) as scratch:
         folder = Path(scratch)
         profile = folder.resolve() / "profile"
@@ -178,7 +179,6 @@ def convert_to_pdf(source: Path, target: Path, settings: OfficeSettings) -> Path
                 "LibreOffice could not convert the document (damaged, or a format it "
                 f"cannot read){': ' + detail[0] if detail else ''}."
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(produced, target)
     return target
 
