@@ -68,21 +68,27 @@ async def _drop_postgres_database(url: str) -> None:
 SettingsFactory = Callable[..., Settings]
 
 
+def server_settings(folder: Path, **overrides: Any) -> Settings:
+    """Settings for a test server with its data in `folder/data` (SQLite unless told
+    otherwise), for fixtures of any scope."""
+    values: dict[str, Any] = {
+        "data_dir": folder / "data",
+        "job_sweep_s": 0.5,
+        "job_heartbeat_s": 0.5,
+        "extra_engines": [SLOW_ENGINE],
+        "default_engine": "pdf_text",
+        "secret_key": "test-secret-key-for-tokens-and-urls-0123456789",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
 @pytest.fixture
 def make_settings(tmp_path: Path) -> SettingsFactory:
     """Settings for a test server in its own data folder (SQLite unless told otherwise)."""
 
     def factory(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "data_dir": tmp_path / "data",
-            "job_sweep_s": 0.5,
-            "job_heartbeat_s": 0.5,
-            "extra_engines": [SLOW_ENGINE],
-            "default_engine": "pdf_text",
-            "secret_key": "test-secret-key-for-tokens-and-urls-0123456789",
-        }
-        values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return server_settings(tmp_path, **overrides)
 
     return factory
 

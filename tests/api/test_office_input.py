@@ -25,10 +25,10 @@ from PIL import Image
 from docmill.config import Settings
 from tests.api.test_upload_errors import assert_error, leftover_files
 from tests.conftest import (
-    SLOW_ENGINE,
     SettingsFactory,
     register,
     service_missing,
+    server_settings,
     upload_bytes,
     wait_for_status,
 )
@@ -55,18 +55,8 @@ class OfficeRun:
 
 
 def _settings(folder: Path, soffice: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": folder / "data",
-        "job_sweep_s": 0.5,
-        "job_heartbeat_s": 0.5,
-        "extra_engines": [SLOW_ENGINE],
-        "default_engine": "local",
-        "engine_workers": 1,
-        "office_soffice": str(soffice),
-        "secret_key": "test-secret-key-for-tokens-and-urls-0123456789",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    values: dict[str, Any] = {"default_engine": "local", "engine_workers": 1}
+    return server_settings(folder, office_soffice=str(soffice), **(values | overrides))
 
 
 def _legacy_doc(folder: Path, docx: bytes) -> bytes:

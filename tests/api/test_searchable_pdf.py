@@ -21,10 +21,15 @@ import pypdfium2.raw as pdfium_c
 import pytest
 import pytest_asyncio
 
-from docmill.config import Settings
 from docmill.document import BBox, Word
 from docmill.engines.words import text_layer_words
-from tests.conftest import SLOW_ENGINE, SettingsFactory, register, upload_bytes, wait_for_status
+from tests.conftest import (
+    SettingsFactory,
+    register,
+    server_settings,
+    upload_bytes,
+    wait_for_status,
+)
 from tests.support import scans
 from tests.support.documents import text_pdf
 from tests.support.server import LiveServer, live_server
@@ -70,16 +75,7 @@ async def scanned(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sca
         "sideways.pdf": rotated_scan(truth, folder / "sideways.pdf", 200).path,
         "born.pdf": truth.path,
     }
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=folder / "data",
-        job_sweep_s=0.5,
-        job_heartbeat_s=0.5,
-        extra_engines=[SLOW_ENGINE],
-        default_engine="local",
-        engine_workers=1,
-        secret_key="test-secret-key-for-tokens-and-urls-0123456789",
-    )
+    settings = server_settings(folder, default_engine="local", engine_workers=1)
     async with live_server(settings) as live, live.client() as client:
         token = await register(client)
         client.headers["Authorization"] = f"Bearer {token}"
