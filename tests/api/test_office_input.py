@@ -27,8 +27,8 @@ from tests.api.test_upload_errors import assert_error, leftover_files
 from tests.conftest import (
     SettingsFactory,
     register,
-    service_missing,
     server_settings,
+    service_missing,
     upload_bytes,
     wait_for_status,
 )
