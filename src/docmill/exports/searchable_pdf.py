@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -148,16 +149,17 @@ def _from_pdf(source: Path, document: Document, target: Path) -> None:
         reader.close()
 
     def write(tmp: Path) -> None:
-        with pikepdf.open(source) as pdf:
-            if pdf_canvas is not None:
-                pdf_canvas.save()
-                with pikepdf.open(io.BytesIO(buffer.getvalue())) as overlay:
-                    for number, (index, shown) in enumerate(overlays):
-                        pdf.pages[index].add_overlay(
-                            overlay.pages[number], pikepdf.Rectangle(*shown)
-                        )
-                    pdf.save(tmp)
-                    return
+        if pdf_canvas is None:
+            # Nothing to add (born-digital pages, no OCR): the original itself.
+            try:
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+            return
+        pdf_canvas.save()
+        with pikepdf.open(source) as pdf, pikepdf.open(io.BytesIO(buffer.getvalue())) as overlay:
+            for number, (index, shown) in enumerate(overlays):
+                pdf.pages[index].add_overlay(overlay.pages[number], pikepdf.Rectangle(*shown))
             pdf.save(tmp)
 
     _write_atomic(target, write)
