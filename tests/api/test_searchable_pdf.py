@@ -177,6 +177,8 @@ async def test_plain_text_and_zip_carry_the_new_outputs(scanned: Scanned) -> Non
             f"/api/tasks/{task['id']}/pdf", headers={"If-None-Match": '"nothing"'}
         )
         assert again.headers["accept-ranges"] == "bytes"
+        head = await client.head(f"/api/tasks/{task['id']}/pdf")
+        assert head.status_code == 200 and int(head.headers["content-length"]) > 1000
         partial = await client.get(f"/api/tasks/{task['id']}/pdf", headers={"Range": "bytes=0-4"})
         assert partial.status_code == 206 and partial.content == b"%PDF-"
 
