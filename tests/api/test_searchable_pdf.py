@@ -8,6 +8,7 @@ born-digital page the scan was made of.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from tests.conftest import (
     SettingsFactory,
     register,
     server_settings,
+    service_missing,
     upload_bytes,
     wait_for_status,
 )
@@ -218,3 +220,25 @@ async def test_convert_cli_writes_a_searchable_pdf(
     finally:
         pdf.close()
     assert (tmp_path / "out" / "document.txt").read_text().strip()
+
+
+async def test_chinese_words_are_searchable_as_written(tmp_path: Path) -> None:
+    """CJK text is written without spaces between characters, so a viewer finds 文档转换."""
+    from docmill.engines.base import ConvertOptions
+    from docmill.engines.local import LocalEngine
+    from docmill.exports.searchable_pdf import build_searchable_pdf
+
+    if scans.find_cjk_font() is None:
+        service_missing("no CJK font: apt-get install fonts-wqy-microhei (see Makefile)")
+    sample = scans.scanned_pdf(scans.chinese_pdf(tmp_path / "zh.pdf"), tmp_path / "scan.pdf", 200)
+    document = await asyncio.to_thread(
+        LocalEngine().convert, sample.path, tmp_path / "out", ConvertOptions()
+    )
+    await asyncio.to_thread(build_searchable_pdf, sample.path, document, tmp_path / "s.pdf")
+    pdf = pdfium.PdfDocument(tmp_path / "s.pdf")
+    try:
+        text = pdf[0].get_textpage().get_text_range()
+    finally:
+        pdf.close()
+    assert "文档转换服务" in text, text
+    assert scans.cer(sample.text, text) <= 0.02, text

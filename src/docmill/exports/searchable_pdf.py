@@ -24,6 +24,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
 from docmill.document import BBox, Document, Word
+from docmill.engines.layout_text import is_cjk
 
 LATIN_FONT = "Helvetica"  # one of the 14 standard fonts: nothing to embed
 # For words outside WinAnsi (CJK, Cyrillic, ...): a CID font with a Unicode CMap.
@@ -70,7 +71,11 @@ def draw_words(pdf: canvas.Canvas, words: Sequence[Word], height: float, scale: 
             face = pdfmetrics.getFont(font_name).face
             ascent, descent = face.ascent / 1000, face.descent / 1000
             size = (y1 - y0) / max(ascent - descent, 0.5)
-            gap = line[position + 1].bbox[0] * scale - x1 if position + 1 < len(line) else None
+            following = line[position + 1] if position + 1 < len(line) else None
+            gap = following.bbox[0] * scale - x1 if following is not None else None
+            if following is not None and gap is not None and _joined(word, following):
+                # No space between CJK characters: the word reaches to the next one.
+                x1, gap = max(x1, following.bbox[0] * scale), None
             # Viewers drop spaces narrower than about a quarter em: a word whose box
             # touches the next one gives up some of its width to a readable space.
             shortfall = max(0.0, MIN_SPACE_EM * size - gap) if gap is not None else 0.0
@@ -85,6 +90,11 @@ def draw_words(pdf: canvas.Canvas, words: Sequence[Word], height: float, scale: 
                 text.setHorizScale(100 * (gap + x1 - x0 - width) / max(space, 1e-3))
                 text.textOut(" ")
     pdf.drawText(text)
+
+
+def _joined(word: Word, following: Word) -> bool:
+    """Whether two neighbouring words are written without a space (CJK text)."""
+    return is_cjk(word.text[-1]) and is_cjk(following.text[0])
 
 
 def _added_words(page_words: Sequence[Word], carried: Sequence[BBox]) -> list[Word]:
