@@ -66,21 +66,20 @@ class _Bar:
 
 def _prepare(file: Path, folder: Path, engine_name: str, settings: Settings) -> tuple[Path, str]:
     """The file an engine reads and the engine's name, as the service decides them: the
-    file type by content (the same checks as an upload), Office through LibreOffice,
+    file type by content, Office through LibreOffice (after the upload's package checks),
     markup natively. Raises DocmillError (refused file) or EngineError."""
     from docmill.engines.office import ENABLE_HINT, convert_to_pdf, soffice_path
 
     with file.open("rb") as handle:
         head = handle.read(1024)
     kind = identify(file, head, file.name)
-    check_file(
-        file, kind, settings.max_pages, settings.max_image_pixels, settings.office.package_limits
-    )
     if kind.family in ("markup", "email"):
         return file, "markup"
     if kind.family == "office":
         if soffice_path(settings.office_soffice) is None:
             raise EngineError(ENABLE_HINT)
+        # Zip bombs are refused before LibreOffice; PDFs and images the engine checks.
+        check_file(file, kind, settings.max_pages, 0, settings.office.package_limits)
         folder.mkdir(parents=True, exist_ok=True)
         return convert_to_pdf(file, folder / OFFICE_PDF, settings.office), engine_name
     return file, engine_name
