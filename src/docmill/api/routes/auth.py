@@ -64,6 +64,7 @@ class PasswordBody(BaseModel):
         min_length=1,
         max_length=128,
         validation_alias=AliasChoices("old_password", "current_password"),
+        description="The current password; `current_password` is accepted as an alias.",
     )
     new_password: str = Field(min_length=8, max_length=128)
 
