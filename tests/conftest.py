@@ -157,6 +157,24 @@ async def wait_for_status(
         await asyncio.sleep(0.1)
 
 
+async def convert_all(
+    client: httpx.AsyncClient,
+    uploads: dict[str, tuple[bytes, dict[str, str]]],
+    timeout: float = 300,
+) -> dict[str, dict[str, Any]]:
+    """Upload every file (name → (bytes, form fields)) first, so they convert side by side,
+    then wait for each to finish; the finished tasks by name."""
+    ids = {}
+    for name, (data, fields) in uploads.items():
+        response = await upload_bytes(client, data, name, **fields)
+        assert response.status_code == 202, response.text
+        ids[name] = response.json()["data"]["id"]
+    return {
+        name: await wait_for_status(client, task_id, ("completed", "failed"), timeout)
+        for name, task_id in ids.items()
+    }
+
+
 # -- LLM, translation and cache fixtures -----------------------------------------------
 
 

@@ -26,6 +26,7 @@ from docmill.config import Settings
 from tests.api.test_upload_errors import assert_error, leftover_files
 from tests.conftest import (
     SettingsFactory,
+    convert_all,
     register,
     server_settings,
     service_missing,
@@ -98,15 +99,8 @@ async def office_run(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         async with live.client() as client:
             token = await register(client)
             client.headers["Authorization"] = f"Bearer {token}"
-            ids = {}
-            for name, data in sources.items():
-                response = await upload_bytes(client, data, name)
-                assert response.status_code == 202, response.text
-                ids[name] = response.json()["data"]["id"]
-            tasks = {
-                name: await wait_for_status(client, task_id, ("completed", "failed"), 600)
-                for name, task_id in ids.items()
-            }
+            uploads = {name: (data, {}) for name, data in sources.items()}
+            tasks = await convert_all(client, uploads, timeout=600)
         yield OfficeRun(live, token, log, tasks, sources)
 
 

@@ -26,11 +26,11 @@ from docmill.document import BBox, Word
 from docmill.engines.words import text_layer_words
 from tests.conftest import (
     SettingsFactory,
+    convert_all,
     register,
     server_settings,
     service_missing,
     upload_bytes,
-    wait_for_status,
 )
 from tests.support import scans
 from tests.support.documents import text_pdf
@@ -81,16 +81,11 @@ async def scanned(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sca
     async with live_server(settings) as live, live.client() as client:
         token = await register(client)
         client.headers["Authorization"] = f"Bearer {token}"
-        ids = {}
-        for name, path in files.items():
-            fields = {"engine": "pdf_text"} if name == "born.pdf" else {}
-            response = await upload_bytes(client, path.read_bytes(), name, **fields)
-            assert response.status_code == 202, response.text
-            ids[name] = response.json()["data"]["id"]
-        tasks = {
-            name: await wait_for_status(client, task_id, ("completed", "failed"), 300)
-            for name, task_id in ids.items()
+        uploads = {
+            name: (path.read_bytes(), {"engine": "pdf_text"} if name == "born.pdf" else {})
+            for name, path in files.items()
         }
+        tasks = await convert_all(client, uploads)
         yield Scanned(live, token, truth, truth_words, tasks)
 
 
