@@ -10,7 +10,17 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from docmill import __version__
 from docmill.api.envelope import install_error_handlers
-from docmill.api.routes import auth, health, live, llm, sync, tasks, translate, upload
+from docmill.api.routes import (
+    auth,
+    health,
+    live,
+    llm,
+    sync,
+    tasks,
+    translate,
+    upload,
+    webhooks,
+)
 from docmill.api.routes.llm import install_llm_error_handler
 from docmill.config import Settings
 from docmill.metrics import Metrics, MetricsMiddleware
@@ -49,6 +59,6 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
     install_llm_error_handler(app)
-    for module in (health, auth, upload, tasks, sync, live, llm, translate):
+    for module in (health, auth, upload, tasks, sync, live, llm, translate, webhooks):
         app.include_router(module.router)
     return app
