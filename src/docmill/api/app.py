@@ -12,6 +12,7 @@ from docmill import __version__
 from docmill.api.envelope import install_error_handlers
 from docmill.api.routes import (
     auth,
+    chunks,
     health,
     live,
     llm,
@@ -59,6 +60,6 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
     install_llm_error_handler(app)
-    for module in (health, auth, upload, tasks, sync, live, llm, translate, webhooks):
+    for module in (health, auth, upload, tasks, chunks, sync, live, llm, translate, webhooks):
         app.include_router(module.router)
     return app

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from docmill.chunking import chunk_document
 from docmill.config import Settings
 from docmill.document import Document
 from docmill.errors import Conflict, InvalidInput, NotFound
 from docmill.pipeline.artifacts import read_document, render_image_page, render_page
+from docmill.schemas import Chunk
 from docmill.security import sign_path
 from docmill.store.blobs import BlobStore
 from docmill.store.models import Task
@@ -58,6 +60,14 @@ class ResultReader:
             raise NotFound(
                 "The result files of this task are missing.", code="result_missing"
             ) from exc
+
+    async def chunks(self, task: Task, max_tokens: int, overlap: int) -> list[Chunk]:
+        """The task's chunks for retrieval (`docmill.chunking`), computed in a thread.
+        Raises InvalidInput (overlap over half the limit), Conflict or NotFound."""
+        if overlap > max_tokens // 2:
+            raise InvalidInput("'overlap' must be at most half of 'max_tokens'.")
+        document = await self.document(task)
+        return await asyncio.to_thread(chunk_document, document, max_tokens, overlap)
 
     def markdown(self, task: Task, document: Document) -> str:
         return IMAGE_LINK.sub(

@@ -2,7 +2,8 @@
 
 ```
 <blob_dir>/<id[:2]>/<id>/original.<ext>
-                         result/document.md, blocks.json, document.json, images/, result.zip
+                         result/document.md, blocks.json, document.json, chunks.jsonl, images/,
+                                result.zip
                          pages/<n>.png
 ```
 Writes go to a temporary name and are renamed into place, so a reader never sees half a file.
@@ -22,6 +23,7 @@ PAGES_DIR = "pages"
 DOCUMENT_MD = "document.md"
 BLOCKS_JSON = "blocks.json"
 DOCUMENT_JSON = "document.json"
+CHUNKS_JSONL = "chunks.jsonl"
 
 
 class BlobStore:
