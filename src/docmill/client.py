@@ -94,12 +94,12 @@ async def _report(on_progress: ProgressCallback | None, done: int, total: int) -
 
 
 class _MultipartFile:
-    """A multipart/form-data body with fields and one file, read from disk in a thread
-    chunk by chunk (the event loop never waits on the disk; memory stays flat)."""
+    """A multipart/form-data body with fields and one file: bytes, or a path read in a
+    thread chunk by chunk (the event loop never waits on the disk; memory stays flat)."""
 
-    def __init__(self, fields: dict[str, str], path: Path, filename: str) -> None:
+    def __init__(self, fields: dict[str, str], source: Path | bytes, filename: str) -> None:
         self.boundary = uuid.uuid4().hex
-        self.path = path
+        self.source = source
         head = b"".join(
             f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
             + value.encode()
@@ -125,7 +125,11 @@ class _MultipartFile:
 
     async def stream(self) -> AsyncIterator[bytes]:
         yield self.head
-        handle = await asyncio.to_thread(self.path.open, "rb")
+        if isinstance(self.source, bytes):
+            yield self.source
+            yield self.tail
+            return
+        handle = await asyncio.to_thread(self.source.open, "rb")
         try:
             while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
                 yield chunk
@@ -210,7 +214,24 @@ class AsyncDocmill:
         file = Path(path)
         size = (await asyncio.to_thread(file.stat)).st_size
         fields = _options(engine, force_ocr, lang, is_public, callback_url)
-        body = _MultipartFile(fields, file, filename or file.name)
+        return await self._upload(_MultipartFile(fields, file, filename or file.name), size)
+
+    async def upload_bytes(
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        engine: str | None = None,
+        force_ocr: bool = False,
+        lang: str | None = None,
+        is_public: bool = False,
+        callback_url: str | None = None,
+    ) -> ProcessingTask:
+        """Upload a file held in memory; the new task."""
+        fields = _options(engine, force_ocr, lang, is_public, callback_url)
+        return await self._upload(_MultipartFile(fields, data, filename), len(data))
+
+    async def _upload(self, body: _MultipartFile, size: int) -> ProcessingTask:
         data = await self._call(
             "POST", "/api/upload", content=body.stream(), headers=body.headers(size)
         )
