@@ -76,7 +76,8 @@ async def test_chunks_follow_sections_and_blocks(server: LiveServer) -> None:
 
         default = (await client.get(f"/api/tasks/{task_id}/chunks")).json()["data"]
         assert default["max_tokens"] == 512 and default["overlap"] == 0
-        archive = zipfile.ZipFile(io.BytesIO((await client.get(f"/api/download/{task_id}")).content))
+        download = await client.get(f"/api/download/{task_id}")
+        archive = zipfile.ZipFile(io.BytesIO(download.content))
         lines = archive.read("chunks.jsonl").decode().splitlines()
         assert [json.loads(line) for line in lines] == default["chunks"]
 

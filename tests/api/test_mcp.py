@@ -127,7 +127,7 @@ async def test_http_mcp_tools_act_for_the_caller_only(server: LiveServer) -> Non
 
 
 async def test_stdio_mcp_talks_to_the_server_with_a_key(server: LiveServer, tmp_path: Path) -> None:
-    key_a, alpha_id = await _seed_alpha(server)
+    _, alpha_id = await _seed_alpha(server)
     b, key_b = await _user_with_key(server)
     await b.aclose()
     document = tmp_path / "gamma-memo.pdf"

@@ -206,9 +206,7 @@ async def test_a_cancelled_task_is_announced(make_settings: SettingsFactory) -> 
             await _secret(client)
             many_pages = text_pdf([[f"Page {n}"] for n in range(40)])
             task = (
-                await upload_bytes(
-                    client, many_pages, engine="slow", callback_url=f"{origin}/hook"
-                )
+                await upload_bytes(client, many_pages, engine="slow", callback_url=f"{origin}/hook")
             ).json()["data"]
             assert (await client.post(f"/api/tasks/{task['id']}/cancel")).status_code == 200
             await wait_until(lambda: receiver.successes == 1, timeout_s=20)
