@@ -33,9 +33,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
+
 from docmill import tokens
 from docmill.document import Block, Document, render_block
-from docmill.schemas import Chunk, ChunkBlock
 
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_OVERLAP = 0
@@ -46,6 +47,24 @@ DEFAULT_TITLE_LEVEL = 2
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:。！？；])\s+")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$")
+
+
+class ChunkBlock(BaseModel):
+    """A block a chunk was made from: its id, type, page (1-based) and box in PDF points."""
+
+    id: str
+    type: str
+    page: int
+    bbox: list[float]
+
+
+class Chunk(BaseModel):
+    index: int
+    text: str
+    heading_path: list[str]
+    pages: list[int]
+    blocks: list[ChunkBlock]
+    tokens: int
 
 
 @dataclass(frozen=True)

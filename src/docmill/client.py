@@ -8,7 +8,7 @@ with Docmill("http://127.0.0.1:8000", api_key="dm_...") as docmill:
     print(docmill.markdown(task))
 ```
 
-Answers are typed (pydantic models of `docmill.schemas`); an error answer raises
+Answers are typed (pydantic models of `docmill.api.schemas`); an error answer raises
 `ApiError` with the server's code. Every call has an overall deadline (`timeout_s`;
 `wait` and `download` take their own). `wait` follows the task over the WebSocket
 `/api/ws` and falls back to polling `/status` when the socket cannot be used.
@@ -32,7 +32,8 @@ import httpx
 import websockets
 from pydantic import TypeAdapter
 
-from docmill.schemas import BlockView, Chunk, ChunkList, ProcessingTask
+from docmill.api.schemas import BlockView, ChunkList, ProcessingTask
+from docmill.chunking import Chunk
 from docmill.signatures import verify_webhook
 
 __all__ = [

@@ -30,9 +30,8 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from docmill.chunking import DEFAULT_MAX_TOKENS
+from docmill.chunking import DEFAULT_MAX_TOKENS, Chunk
 from docmill.client import ApiError, AsyncDocmill, ProcessingTask
-from docmill.schemas import Chunk
 from docmill.security import API_KEY_PREFIX
 
 if TYPE_CHECKING:

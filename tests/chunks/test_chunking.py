@@ -7,9 +7,8 @@ import itertools
 import pytest
 
 from docmill import tokens
-from docmill.chunking import chunk_document
+from docmill.chunking import Chunk, chunk_document
 from docmill.document import Block, BlockType, Document, EngineInfo, Source, render_block
-from docmill.schemas import Chunk
 
 
 def _sentence(tag: str, n: int) -> str:

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from docmill.chunking import chunk_document
+from docmill.chunking import Chunk, chunk_document
 from docmill.config import Settings
 from docmill.document import Document
 from docmill.errors import Conflict, InvalidInput, NotFound
 from docmill.pipeline.artifacts import read_document, render_image_page, render_page
-from docmill.schemas import Chunk
 from docmill.security import sign_path
 from docmill.store.blobs import BlobStore
 from docmill.store.models import Task

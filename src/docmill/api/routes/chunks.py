@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from docmill import tokens
 from docmill.api.deps import ReadableTask, ServicesDep
 from docmill.api.envelope import ok
+from docmill.api.schemas import ChunkList, Envelope
 from docmill.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, MAX_MAX_TOKENS, MIN_MAX_TOKENS
-from docmill.schemas import ChunkList, Envelope
 
 router = APIRouter(tags=["tasks"])
 

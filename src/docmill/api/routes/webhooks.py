@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from docmill.api.deps import CurrentUser, OwnedTask, ServicesDep
 from docmill.api.envelope import ok
-from docmill.schemas import (
+from docmill.api.schemas import (
     Delivery,
     DeliveryAttempt,
     Envelope,

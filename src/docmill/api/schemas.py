@@ -1,5 +1,5 @@
-"""Public JSON shapes of the API, as pydantic models: the routes declare them as response
-models (so `/openapi.json` tells the truth) and the Python client parses answers with them."""
+"""Public response models, declared on routes so that `/openapi.json` tells the truth;
+the Python client (`docmill.client`) parses answers with them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from docmill.chunking import Chunk
 
 T = TypeVar("T")
 
@@ -72,24 +74,6 @@ class BlockView(_Open):
     html_content: str | None = None
     image_path: str | None = None
     caption: str | None = None
-
-
-class ChunkBlock(BaseModel):
-    """A block a chunk was made from: its id, type, page (1-based) and box in PDF points."""
-
-    id: str
-    type: str
-    page: int
-    bbox: list[float]
-
-
-class Chunk(BaseModel):
-    index: int
-    text: str
-    heading_path: list[str]
-    pages: list[int]
-    blocks: list[ChunkBlock]
-    tokens: int
 
 
 class ChunkList(BaseModel):
