@@ -163,27 +163,38 @@ def _pieces(
     ]
 
 
-def _pack_exact(units: list[str], joiner: str, budget: int, head: str = "") -> list[str]:
-    """`units` joined greedily into parts of at most `budget` tokens (counted exactly,
-    `head` + joiner in front of each part when given). A unit too big alone is left whole
-    for the caller to split further."""
+def _pack(units: list[str], joiner: str, budget: int, head: str = "") -> list[str]:
+    """`units` joined greedily into parts of at most `budget` tokens, `head` + joiner in
+    front of each part when given. Sizes are added up per unit, then each part is counted
+    exactly (and cut again if need be). A unit too big alone is left whole for the caller
+    to split further."""
+    step = tokens.count(joiner)
+    start = tokens.count(head) + step if head else 0
     parts: list[list[str]] = []
+    size = 0
     for unit in units:
-        if (
-            parts
-            and tokens.count(joiner.join([head, *parts[-1], unit] if head else [*parts[-1], unit]))
-            <= budget
-        ):
+        cost = tokens.count(unit) + step
+        if parts and size + cost <= budget:
             parts[-1].append(unit)
+            size += cost
         else:
             parts.append([unit])
-    return [joiner.join([head, *part] if head else part) for part in parts]
+            size = start + cost
+    return [text for part in parts for text in _counted(part, joiner, budget, head)]
+
+
+def _counted(part: list[str], joiner: str, budget: int, head: str) -> list[str]:
+    """The part joined, or (over the budget when counted exactly) cut before its last unit."""
+    text = joiner.join([head, *part] if head else part)
+    if len(part) == 1 or tokens.count(text) <= budget:
+        return [text]
+    return [*_counted(part[:-1], joiner, budget, head), *_counted(part[-1:], joiner, budget, head)]
 
 
 def _split_table(lines: list[str], budget: int) -> list[str]:
     """Rows in parts within the budget, each under the header and separator lines."""
     head = "\n".join(lines[:2])
-    parts = _pack_exact(lines[2:], "\n", budget, head)
+    parts = _pack(lines[2:], "\n", budget, head)
     if all(tokens.count(part) <= budget for part in parts):
         return parts
     return _split_text("\n".join(lines), budget)  # a row alone is over the budget
@@ -193,11 +204,11 @@ def _split_text(text: str, budget: int) -> list[str]:
     """Text in parts within the budget: at sentence ends, then between words, then (a
     single word over the budget) between tokens."""
     parts: list[str] = []
-    for sentence_part in _pack_exact(_SENTENCE_END.split(text), " ", budget):
+    for sentence_part in _pack(_SENTENCE_END.split(text), " ", budget):
         if tokens.count(sentence_part) <= budget:
             parts.append(sentence_part)
             continue
-        for word_part in _pack_exact(sentence_part.split(), " ", budget):
+        for word_part in _pack(sentence_part.split(), " ", budget):
             if tokens.count(word_part) <= budget:
                 parts.append(word_part)
                 continue
