@@ -25,7 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -58,6 +58,16 @@ T = TypeVar("T")
 CHUNK_BYTES = 256 * 1024
 _BLOCKS = TypeAdapter(list[BlockView])
 _TASKS = TypeAdapter(list[ProcessingTask])
+
+
+class UploadOptions(TypedDict, total=False):
+    """Options of an upload (all optional; the server's defaults apply)."""
+
+    engine: str | None
+    force_ocr: bool
+    lang: str | None
+    is_public: bool
+    callback_url: str | None
 
 
 class ApiError(Exception):
@@ -203,34 +213,21 @@ class AsyncDocmill:
         self,
         path: str | os.PathLike[str],
         *,
-        engine: str | None = None,
-        force_ocr: bool = False,
-        lang: str | None = None,
-        is_public: bool = False,
-        callback_url: str | None = None,
         filename: str | None = None,
+        **options: Unpack[UploadOptions],
     ) -> ProcessingTask:
         """Upload a file (streamed from disk); the new task (completed at once when the
         server had the result already)."""
         file = Path(path)
         size = (await asyncio.to_thread(file.stat)).st_size
-        fields = _options(engine, force_ocr, lang, is_public, callback_url)
-        return await self._upload(_MultipartFile(fields, file, filename or file.name), size)
+        body = _MultipartFile(_fields(options), file, filename or file.name)
+        return await self._upload(body, size)
 
     async def upload_bytes(
-        self,
-        data: bytes,
-        filename: str,
-        *,
-        engine: str | None = None,
-        force_ocr: bool = False,
-        lang: str | None = None,
-        is_public: bool = False,
-        callback_url: str | None = None,
+        self, data: bytes, filename: str, **options: Unpack[UploadOptions]
     ) -> ProcessingTask:
         """Upload a file held in memory; the new task."""
-        fields = _options(engine, force_ocr, lang, is_public, callback_url)
-        return await self._upload(_MultipartFile(fields, data, filename), len(data))
+        return await self._upload(_MultipartFile(_fields(options), data, filename), len(data))
 
     async def _upload(self, body: _MultipartFile, size: int) -> ProcessingTask:
         data = await self._call(
@@ -238,18 +235,9 @@ class AsyncDocmill:
         )
         return ProcessingTask.model_validate(data)
 
-    async def upload_url(
-        self,
-        url: str,
-        *,
-        engine: str | None = None,
-        force_ocr: bool = False,
-        lang: str | None = None,
-        is_public: bool = False,
-        callback_url: str | None = None,
-    ) -> ProcessingTask:
+    async def upload_url(self, url: str, **options: Unpack[UploadOptions]) -> ProcessingTask:
         """Have the server fetch `url`; the new task."""
-        fields = _options(engine, force_ocr, lang, is_public, callback_url) | {"pdf_url": url}
+        fields = _fields(options) | {"pdf_url": url}
         return ProcessingTask.model_validate(
             await self._call("POST", "/api/upload-url", data=fields)
         )
@@ -377,16 +365,14 @@ class AsyncDocmill:
         return target
 
 
-def _options(
-    engine: str | None, force_ocr: bool, lang: str | None, is_public: bool, callback: str | None
-) -> dict[str, str]:
-    fields = {"force_ocr": str(force_ocr).lower(), "is_public": str(is_public).lower()}
-    if engine:
-        fields["engine"] = engine
-    if lang:
-        fields["lang"] = lang
-    if callback:
-        fields["callback_url"] = callback
+def _fields(options: UploadOptions) -> dict[str, str]:
+    """Upload options as form fields (flags as true/false; unset ones left out)."""
+    fields: dict[str, str] = {}
+    for name, value in options.items():
+        if isinstance(value, bool):
+            fields[name] = str(value).lower()
+        elif value:
+            fields[name] = str(value)
     return fields
 
 
