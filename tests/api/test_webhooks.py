@@ -13,6 +13,10 @@ import httpx
 import pytest
 
 from docmill.client import verify_webhook
+from docmill.store.db import transaction
+from docmill.store.models import Task
+from docmill.store.users import UserRepository
+from docmill.store.webhooks import WebhookRepository
 from tests.conftest import SettingsFactory, register, upload_bytes, wait_for_status
 from tests.support.documents import text_pdf
 from tests.support.http import serve_routes
@@ -213,3 +217,29 @@ async def test_a_cancelled_task_is_announced(make_settings: SettingsFactory) -> 
             payload = json.loads(receiver.calls[0][1])
             assert payload["event"] == "task.cancelled"
             assert payload["task"]["status"] == "cancelled"
+
+
+async def test_two_servers_never_send_one_attempt_twice(
+    make_settings: SettingsFactory, database_url: str
+) -> None:
+    """Both servers' delivery loops poll the same due rows; each is sent once."""
+    receiver = Receiver(failures=0)
+    with serve_routes({"/hook": receiver}) as origin:
+        fast = FAST_RETRIES | {"webhook_poll_s": 0.02}
+        settings = make_settings(database_url=database_url, **fast)
+        async with live_server(settings) as one, live_server(settings) as two:
+            async with one.client() as client:
+                client.headers["Authorization"] = f"Bearer {await register(client, 'hooked')}"
+                await _secret(client)
+            async with transaction(two.services.sessions) as session:
+                user = await UserRepository(session).find_login("hooked")
+                assert user is not None
+                deliveries = WebhookRepository(session)
+                for n in range(30):
+                    task = Task(id=f"task-{n}", owner_id=user.id)
+                    payload = {"event": "task.completed", "task": {"id": task.id}}
+                    await deliveries.enqueue(task, f"{origin}/hook", payload)
+            await wait_until(lambda: len(receiver.calls) >= 30, timeout_s=20)
+            await asyncio.sleep(0.5)
+    sent = [headers["X-Docmill-Delivery"] for headers, *_ in receiver.calls]
+    assert len(sent) == len(set(sent)) == 30
