@@ -65,8 +65,9 @@ async def test_async_client_converts_a_file_end_to_end(server: LiveServer, tmp_p
         assert refused.value.status_code == 401
 
 
-async def test_wait_polls_when_the_websocket_is_unreachable(server: LiveServer) -> None:
-    """HTTP goes to the app in process; the WebSocket would go to a closed port."""
+async def test_polling_fallback_and_the_blocking_client(server: LiveServer, tmp_path: Path) -> None:
+    """HTTP goes to the app in process while the WebSocket would go to a closed port, so
+    `wait` polls; then the blocking client converts from plain (non-async) code."""
     key = await _api_key(server)
     transport = httpx.ASGITransport(app=server.app)
     async with AsyncDocmill(
@@ -77,15 +78,12 @@ async def test_wait_polls_when_the_websocket_is_unreachable(server: LiveServer) 
         assert done.status == "completed"
         assert "Client page 2" in await docmill.markdown(done)
 
-
-async def test_blocking_client_in_plain_code(server: LiveServer, tmp_path: Path) -> None:
-    key = await _api_key(server)
     source = tmp_path / "sync.pdf"
     source.write_bytes(text_pdf([["Written by blocking code."]]))
 
     def convert() -> str:
-        with Docmill(server.base_url, api_key=key) as docmill:
-            return docmill.markdown(docmill.wait(docmill.upload(source), timeout_s=60))
+        with Docmill(server.base_url, api_key=key) as blocking:
+            return blocking.markdown(blocking.wait(blocking.upload(source), timeout_s=60))
 
     assert "Written by blocking code." in await asyncio.to_thread(convert)
 
