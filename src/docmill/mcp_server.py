@@ -166,7 +166,13 @@ def build_server(connect: ClientFactory, *, local_files: bool, max_inline_bytes:
             async def progress(done: int, total: int) -> None:
                 await ctx.report_progress(done, total or None, f"{done} of {total} pages")
 
-            task = await client.wait(task, timeout_s=timeout_s, on_progress=progress)
+            try:
+                task = await client.wait(task, timeout_s=timeout_s, on_progress=progress)
+            except TimeoutError as exc:
+                raise ToolError(
+                    f"Task {task.id} has not ended within {timeout_s:g} s; it goes on: "
+                    "look again with list_recent_tasks or get_markdown."
+                ) from exc
             markdown = None
             if task.status == "completed":
                 markdown = _slice(task.id, await client.markdown(task), 0, max_chars)
