@@ -120,8 +120,8 @@ class Session:
             json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
         )
         expect(response, 201)
-        data = response.json()["data"]
-        client.headers["Authorization"] = f"Bearer {data['token']['access_token']}"
+        data = response.json()
+        client.headers["Authorization"] = f"Bearer {data['token']}"
         return cls(server, client, int(data["user"]["id"]), llm)
 
     async def close(self) -> None:
@@ -624,7 +624,7 @@ async def translation(session: Session, plan: Plan) -> list[Row]:
             )
         )
         data = response.json()
-        results = (data.get("data") or data)["results"]
+        results = data["results"]
         failed = [item for item in results if item.get("translated_text") is None]
         if len(results) != plan.translate_items or failed:
             raise RequestFailed(f"{len(failed)} of {len(results)} texts not translated")

@@ -119,7 +119,9 @@ async def register(client: httpx.AsyncClient, username: str | None = None) -> st
         },
     )
     assert response.status_code == 201, response.text
-    return str(response.json()["data"]["token"]["access_token"])
+    token = response.json()["token"]
+    assert isinstance(token, str)
+    return token
 
 
 async def upload_bytes(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from docmill.config import Settings
 from docmill.events import EventBus, LocalEventBus
+from docmill.health import HealthMonitor, probe_dependencies
 from docmill.metrics import Metrics
 from docmill.pipeline.language import LanguageServices
 from docmill.pipeline.results import ResultReader
@@ -40,6 +41,11 @@ class Services:
     #: Reads that build whole listings (a full sync of thousands of tasks) take a slot,
     #: so many at once queue instead of multiplying memory.
     heavy_reads: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    #: The cached dependency report behind `/health`.
+    health: HealthMonitor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.health = HealthMonitor(lambda: probe_dependencies(self))
 
     @classmethod
     async def start(
@@ -101,6 +107,7 @@ class Services:
         )
 
     async def close(self) -> None:
+        await self.health.close()
         for job in self.background:
             job.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -21,20 +21,21 @@ async def test_register_login_me_validate(server: LiveServer) -> None:
             "/api/auth/login", json={"email_or_username": "CAROL@example.com", "password": PASSWORD}
         )
         assert login.status_code == 200
-        data = login.json()["data"]
+        data = login.json()
         assert set(data["user"]) >= {"id", "username", "email", "is_verified", "is_active"}
-        client.headers["Authorization"] = f"Bearer {data['token']['access_token']}"
+        assert data["token_type"] == "bearer" and data["expires_in"] > 0
+        client.headers["Authorization"] = f"Bearer {data['token']}"
 
         await upload_bytes(client, text_pdf([["one"]]), engine="slow", is_public="true")
-        me = (await client.get("/api/auth/me")).json()["data"]
+        me = (await client.get("/api/auth/me")).json()
         assert me["username"] == "carol"
         assert me["total_tasks"] == 1 and me["public_tasks"] == 1
 
-        valid = (await client.get("/api/auth/validate")).json()["data"]
+        valid = (await client.get("/api/auth/validate")).json()
         assert valid["valid"] is True and valid["user"]["username"] == "carol"
         client.headers.pop("Authorization")
-        anonymous = (await client.get("/api/auth/validate")).json()["data"]
-        assert anonymous == {"valid": False, "user": None}
+        anonymous = (await client.get("/api/auth/validate")).json()
+        assert anonymous == {"valid": False}
         assert token
 
 
@@ -92,9 +93,7 @@ async def test_expired_token_cannot_be_renewed(server: LiveServer) -> None:
     async with server.client() as client:
         token = await register(client, "frank")
         me = (await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})).json()
-        expired, _ = issue_token(
-            me["data"]["id"], server.settings.signing_key, timedelta(seconds=-5)
-        )
+        expired, _ = issue_token(me["id"], server.settings.signing_key, timedelta(seconds=-5))
         client.headers["Authorization"] = f"Bearer {expired}"
         response = await client.get("/api/auth/me")
         assert response.status_code == 401 and response.json()["error"] == "token_expired"
@@ -104,7 +103,7 @@ async def test_expired_token_cannot_be_renewed(server: LiveServer) -> None:
         client.headers["Authorization"] = f"Bearer {token}"
         renewed = await client.post("/api/auth/token/renew")
         assert renewed.status_code == 200
-        new_token = renewed.json()["data"]["access_token"]
+        new_token = renewed.json()["token"]
         ok = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {new_token}"})
         assert ok.status_code == 200
 
@@ -114,18 +113,19 @@ async def test_password_change(server: LiveServer) -> None:
         client.headers["Authorization"] = f"Bearer {await register(client, 'gina')}"
         wrong = await client.post(
             "/api/auth/password",
-            json={"current_password": "wrong-password", "new_password": "another password"},
+            json={"old_password": "wrong-password", "new_password": "another password"},
         )
         assert wrong.status_code == 403
+        assert wrong.json()["detail"] == "The current password is wrong."
         short = await client.post(
-            "/api/auth/password", json={"current_password": PASSWORD, "new_password": "short"}
+            "/api/auth/password", json={"old_password": PASSWORD, "new_password": "short"}
         )
         assert short.status_code == 422
         changed = await client.post(
             "/api/auth/password",
             json={"current_password": PASSWORD, "new_password": "another password"},
         )
-        assert changed.status_code == 204
+        assert changed.status_code == 204  # `current_password` is accepted as an alias
         old = await client.post(
             "/api/auth/login", json={"email_or_username": "gina", "password": PASSWORD}
         )
@@ -149,7 +149,7 @@ async def test_api_keys(server: LiveServer) -> None:
         async with server.client() as script:
             script.headers["X-API-Key"] = key
             me = await script.get("/api/auth/me")
-            assert me.json()["data"]["username"] == "hank"
+            assert me.json()["username"] == "hank"
             assert (await client.delete(f"/api/auth/api-keys/{key_id}")).status_code == 200
             revoked = await script.get("/api/auth/me")
             assert revoked.status_code == 401

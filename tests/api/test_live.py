@@ -77,7 +77,7 @@ def event_task_id(event: dict[str, Any]) -> str:
 
 
 async def user_id(client: httpx.AsyncClient) -> int:
-    return int((await client.get("/api/auth/me")).json()["data"]["id"])
+    return int((await client.get("/api/auth/me")).json()["id"])
 
 
 def sample_pdf(label: str, pages: int = PAGES) -> bytes:

@@ -17,18 +17,21 @@ from tests.support.server import LiveServer, live_server, settings_env
 
 async def test_health_and_ready(server: LiveServer) -> None:
     async with server.client() as client:
-        assert (await client.get("/health")).json()["status"] == "ok"
+        health = (await client.get("/health")).json()
+        assert health["status"] == "healthy"
+        assert health["services"] == {"database": "ok", "job_runner": "ok"}
         ready = (await client.get("/ready")).json()
         assert ready["data"]["ready"] is True
         assert ready["data"]["checks"]["database"] == "ok"
-        assert (await client.get("/api/health")).json()["success"] is True
+        api_health = (await client.get("/api/health")).json()
+        assert api_health["success"] is True and api_health["data"]["status"] == "healthy"
         assert (await client.get("/openapi.json")).status_code == 200
 
 
 async def test_disabled_users_tokens_stop_working_at_once(server: LiveServer) -> None:
     async with server.client() as client:
         client.headers["Authorization"] = f"Bearer {await register(client, 'judy')}"
-        me = (await client.get("/api/auth/me")).json()["data"]
+        me = (await client.get("/api/auth/me")).json()
         async with transaction(server.services.sessions) as session:
             await session.execute(update(User).where(User.id == me["id"]).values(is_active=False))
         response = await client.get("/api/auth/me")

@@ -72,7 +72,7 @@ async def test_user_b_gets_404_on_user_a_task(
             "/api/auth/login",
             json={"email_or_username": "alice_owner", "password": "correct horse battery"},
         )
-        a.headers["Authorization"] = f"Bearer {login.json()['data']['token']['access_token']}"
+        a.headers["Authorization"] = f"Bearer {login.json()['token']}"
         status = await a.get(f"/api/tasks/{tasks_of_a}/status")
         assert status.json()["data"]["status"] == "completed"
 

@@ -59,14 +59,14 @@ async def test_translate_text_with_the_default_engine_then_from_cache(
         first = await client.post("/api/mt/translate", json=request)
         second = await client.post("/api/mt/translate", json=request)
     assert first.status_code == 200, first.text
-    data = first.json()["data"]
+    data = first.json()
     assert data == {
         "translated_text": "HELLO $x^2$ WORLD",
         "source_lang": "en",
         "target_lang": "fr",
         "engine": "llm",
     }
-    assert second.json()["data"] == data
+    assert second.json() == data
     assert fake_upstream.state.calls == 1
 
 
@@ -79,7 +79,7 @@ async def test_translations_survive_a_restart(
         async with live_server(settings, run_jobs=False) as live, live.client() as client:
             await authorized(client)
             response = await client.post("/api/mt/translate", json=request)
-            assert response.json()["data"]["translated_text"] == "PERSIST ME"
+            assert response.json()["translated_text"] == "PERSIST ME"
     assert fake_upstream.state.calls == 1
     assert live.services.language.cache.stats()["l3"].hits == 1
 
@@ -99,8 +99,8 @@ async def test_batch_reports_failures_per_item_in_order(
         response = await client.post("/api/mt/translate/batch", json=body)
         alias = await client.post("/api/translate/batch", json={**body, "items": items[:3]})
     assert response.status_code == 200, response.text
-    data = response.json()["data"]
-    assert data["count"] == 40 and data["timestamp"]
+    data = response.json()
+    assert data["count"] == 40 and data["failed"] == 3 and data["timestamp"]
     results = data["results"]
     assert [r["index"] for r in results] == list(range(40))
     for r in results:
@@ -109,10 +109,9 @@ async def test_batch_reports_failures_per_item_in_order(
             assert "injected failure" in r["error"]
         else:
             assert r["translated_text"] == f"LINE {r['index']}"
-            assert "error" not in r
-    assert response.json()["message"] == "37 translated, 3 failed."
+            assert r["error"] is None
     assert alias.status_code == 200
-    assert [r["translated_text"] for r in alias.json()["data"]["results"]] == [
+    assert [r["translated_text"] for r in alias.json()["results"]] == [
         "LINE 0",
         "LINE 1",
         None,
@@ -129,13 +128,19 @@ async def test_mt_engine_and_its_languages(
             "/api/mt/translate/batch",
             json={"items": [{"index": 7, "text": "bonjour"}], "target_lang": "en"},
         )
-        pairs = (await client.get("/api/mt/languages")).json()["data"]
+        pairs = (await client.get("/api/mt/languages")).json()
         llm_pairs = (await client.get("/api/mt/languages", params={"engine": "llm"})).json()
-    assert batch.json()["data"]["results"] == [{"index": 7, "translated_text": "[en] bonjour"}]
-    assert batch.json()["data"]["engine"] == "mt"
+    assert batch.json()["results"] == [
+        {"index": 7, "translated_text": "[en] bonjour", "error": None}
+    ]
+    assert batch.json()["engine"] == "mt"
     assert pairs["engine"] == "mt"
-    assert {"source": "en", "target": "fr"} in pairs["pairs"]
-    assert {"source": "en", "target": "ja"} in llm_pairs["data"]["pairs"]
+    assert {"source": "en", "target": "fr", "description": "English to French"} in pairs[
+        "supported_pairs"
+    ]
+    assert {"source": "en", "target": "ja"} in [
+        {"source": p["source"], "target": p["target"]} for p in llm_pairs["supported_pairs"]
+    ]
 
 
 async def test_bad_language_and_engine_are_client_errors(
@@ -205,8 +210,13 @@ async def test_document_translation_in_the_background(
         assert translation["blocks_failed"] == 0
         assert translation["engine"] == "llm"
         original = (await client.get(f"/api/tasks/{task['id']}/blocks")).json()["data"]
-        originals = [b["content"] for b in original["preproc_blocks"]]
-        assert [b["content"] for b in translation["blocks"]] == [t.upper() for t in originals]
+        # Figures are not translated: their content is the image link in both.
+        originals = [b["content"] for b in original["preproc_blocks"] if b["type"] != "image"]
+        translated = [b["content"] for b in translation["blocks"] if b["type"] != "image"]
+        assert translated == [t.upper() for t in originals]
+        assert [b["kind"] for b in translation["blocks"]] == [
+            b["kind"] for b in original["preproc_blocks"]
+        ]
         assert "THE QUICK BROWN FOX." in translation["markdown_content"]
         assert "REPORT" in translation["markdown_content"]
         statuses = [e["translation"]["status"] for e in seen if e["type"] == "translation.updated"]
@@ -298,7 +308,7 @@ async def test_redis_outage_is_no_error_for_the_user(
         second = await client.post("/api/mt/translate", json=request)
         stats = live.services.language.cache.stats()
     assert first.status_code == second.status_code == 200
-    assert second.json()["data"]["translated_text"] == "STILL WORKS"
+    assert second.json()["translated_text"] == "STILL WORKS"
     assert fake_upstream.state.calls == 1
     assert stats["l2"].errors >= 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ import httpx
 from docmill.cache import Cache, completion_key
 from docmill.config import Settings
 from docmill.errors import DocmillError
+
+logger = logging.getLogger(__name__)
 
 # Statuses worth another try: the upstream may answer differently in a moment.
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -337,8 +340,10 @@ class LLMGateway:
             )
             error.status_code = 504
             return error
+        # The address stays in the log: answers to clients never name upstreams.
+        logger.warning("LLM server %s could not be reached: %r", self.config.base_url, exc)
         return UpstreamError(
-            f"The LLM server at {self.config.base_url} could not be reached: {exc!r}", None, True
+            f"The LLM server could not be reached ({type(exc).__name__}).", None, True
         )
 
     @staticmethod

@@ -266,7 +266,7 @@ class DocumentTranslations:
                 code="translation_not_found",
             )
         view = translation_view(row)
-        view.update(blocks=None, markdown_content=None, errors={})
+        view.update(blocks=None, discarded_blocks=None, markdown_content=None, errors={})
         if row.status != COMPLETED:
             return view
         try:
@@ -278,8 +278,10 @@ class DocumentTranslations:
             ) from exc
         payload = json.loads(raw)
         document = Document.model_validate(payload["document"])
+        blocks = self._results.blocks(task, document)
         view.update(
-            blocks=self._results.blocks(task, document),
+            blocks=blocks["preproc_blocks"],
+            discarded_blocks=blocks["discarded_blocks"],
             markdown_content=self._results.markdown(task, document),
             errors=payload.get("errors", {}),
         )

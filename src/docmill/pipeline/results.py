@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from docmill.chunking import Chunk, chunk_document
 from docmill.config import Settings
-from docmill.document import Document
+from docmill.document import PAGE_FURNITURE, Block, Document, ImageRef, render_block
 from docmill.errors import Conflict, InvalidInput, NotFound
 from docmill.pipeline.artifacts import read_document, render_image_page, render_page
 from docmill.security import sign_path
@@ -21,8 +21,15 @@ from docmill.store.blobs import BlobStore
 from docmill.store.models import Task
 from docmill.store.tasks import COMPLETED
 
-# Our block types as the MonkeyOCR-WebApp block list names them.
-CLIENT_BLOCK_TYPES = {"figure": "image", "equation": "interline_equation"}
+# Our body block types in MonkeyOCR's vocabulary (title, text, list, table, image,
+# interline_equation); the rest are theirs already.
+CLIENT_BLOCK_TYPES = {
+    "figure": "image",
+    "equation": "interline_equation",
+    "figure_caption": "text",
+    "table_caption": "text",
+    "reference": "text",
+}
 IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -69,9 +76,12 @@ class ResultReader:
         return await asyncio.to_thread(chunk_document, document, max_tokens, overlap)
 
     def markdown(self, task: Task, document: Document) -> str:
+        return self._signed_links(task.id, document.markdown)
+
+    def _signed_links(self, task_id: str, markdown: str) -> str:
+        """`markdown` with its `images/…` links made signed `/media` URLs."""
         return IMAGE_LINK.sub(
-            lambda m: f"{m.group(1)}{self.media_url(task.id, m.group(2))}{m.group(3)}",
-            document.markdown,
+            lambda m: f"{m.group(1)}{self.media_url(task_id, m.group(2))}{m.group(3)}", markdown
         )
 
     def images(self, task: Task, document: Document) -> list[dict[str, Any]]:
@@ -87,27 +97,42 @@ class ResultReader:
             for image in document.images
         ]
 
-    def blocks(self, task: Task, document: Document) -> list[dict[str, Any]]:
+    def blocks(self, task: Task, document: Document) -> dict[str, list[dict[str, Any]]]:
+        """The blocks as MonkeyOCR-WebApp's viewer reads them: `preproc_blocks` (the body,
+        in reading order, types in MonkeyOCR's vocabulary, docmill's own type in `kind`)
+        and `discarded_blocks` (page headers, footers and page numbers). Each list is
+        numbered from 1."""
         sizes = {page.index: [page.width, page.height] for page in document.pages}
-        paths = {image.name: image.path for image in document.images}
-        views = []
-        for number, block in enumerate(sorted(document.blocks, key=lambda b: b.order), 1):
+        images = {image.name: image for image in document.images}
+        lists: dict[str, list[dict[str, Any]]] = {"preproc_blocks": [], "discarded_blocks": []}
+        for block in sorted(document.blocks, key=lambda b: b.order):
+            discarded = block.type in PAGE_FURNITURE
+            client_type = CLIENT_BLOCK_TYPES.get(block.type, block.type)
+            target = lists["discarded_blocks" if discarded else "preproc_blocks"]
             view: dict[str, Any] = {
-                "index": number,
+                "index": len(target) + 1,
                 "page_num": block.page + 1,
                 "page_size": sizes.get(block.page, [0, 0]),
                 "bbox": [round(value, 2) for value in block.bbox],
-                "type": CLIENT_BLOCK_TYPES.get(block.type, block.type),
-                "content": block.latex if block.type == "equation" and block.latex else block.text,
+                "type": "discarded" if discarded else client_type,
+                "kind": block.type,
+                "content": self._block_content(task.id, block, images),
             }
             if block.html:
                 view["html_content"] = block.html
-            if block.image and block.image in paths:
-                view["image_path"] = self.media_url(task.id, paths[block.image])
+            if block.image and block.image in images:
+                view["image_path"] = self.media_url(task.id, images[block.image].path)
             if block.caption:
                 view["caption"] = block.caption
-            views.append(view)
-        return views
+            target.append(view)
+        return lists
+
+    def _block_content(self, task_id: str, block: Block, images: dict[str, ImageRef]) -> str:
+        """A figure as `![caption](signed URL)`, an equation as `$$…$$` (or its image when
+        it has no LaTeX), any other block as its Markdown text."""
+        if block.type in ("figure", "equation"):
+            return self._signed_links(task_id, render_block(block, images))
+        return block.text
 
     def metadata(self, task: Task) -> dict[str, Any]:
         duration = None

@@ -56,6 +56,11 @@ class DataVersion:
     etag: str | None
     last_change: datetime | None
 
+    @property
+    def data_hash(self) -> str | None:
+        """The ETag without its quotes (`/api/sync/status` `data_hash`)."""
+        return self.etag.strip('"') if self.etag is not None else None
+
 
 @dataclass(frozen=True)
 class SyncResult:

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
 from docmill.cache import Cache
 from docmill.config import Settings
 from docmill.llm.gateway import LLMGateway
-from docmill.translation.base import TranslatorNotConfigured, UnknownEngine
+from docmill.translation.base import (
+    LanguagePair,
+    TranslationFailed,
+    TranslatorNotConfigured,
+    UnknownEngine,
+)
 from docmill.translation.batch import RetryPolicy, TranslationService
 from docmill.translation.llm import LLMTranslator
 from docmill.translation.mt import MTTranslator
 
+logger = logging.getLogger(__name__)
+
 ENGINES = ("llm", "mt")
+STATUS_TTL_S = 10.0  # an engine's availability is asked upstream at most this often
+STATUS_TIMEOUT_S = 5.0
 
 NOTHING_CONFIGURED = (
     "No translation engine is configured: set DOCMILL_LLM_BASE_URL and "
@@ -37,6 +51,16 @@ def resolve_engine(requested: str | None, settings: Settings) -> str:
     raise TranslatorNotConfigured(NOTHING_CONFIGURED)
 
 
+@dataclass(frozen=True)
+class EngineStatus:
+    """Whether an engine can translate now, and its language pairs (empty when not)."""
+
+    engine: str | None  # None when nothing is configured
+    available: bool
+    pairs: list[LanguagePair]
+    checked_at: float
+
+
 class TranslationEngines:
     """One `TranslationService` per engine, built on first use and reused (pooled clients)."""
 
@@ -53,6 +77,8 @@ class TranslationEngines:
         self._retry = retry or RetryPolicy(attempts=settings.translate_retries)
         self._services: dict[str, TranslationService] = {}
         self._mt: MTTranslator | None = None
+        self._statuses: dict[str, EngineStatus] = {}
+        self._status_lock = asyncio.Lock()
 
     def service(self, engine: str | None = None) -> TranslationService:
         """The service for `engine` (resolved as `resolve_engine` says).
@@ -68,6 +94,29 @@ class TranslationEngines:
                 retry=self._retry,
             )
         return self._services[name]
+
+    async def status(self, engine: str | None = None) -> EngineStatus:
+        """Whether `engine` (resolved as `resolve_engine` says) answers its language list,
+        asked at most every STATUS_TTL_S and within STATUS_TIMEOUT_S. Raises
+        UnknownEngine; anything else is reported as unavailable."""
+        try:
+            name = resolve_engine(engine, self._settings)
+        except TranslatorNotConfigured:
+            return EngineStatus(None, False, [], time.monotonic())
+        async with self._status_lock:
+            known = self._statuses.get(name)
+            if known is None or time.monotonic() - known.checked_at >= STATUS_TTL_S:
+                known = self._statuses[name] = await self._probe(name)
+        return known
+
+    async def _probe(self, name: str) -> EngineStatus:
+        try:
+            async with asyncio.timeout(STATUS_TIMEOUT_S):
+                pairs = await self.service(name).translator.languages()
+        except (TranslationFailed, TranslatorNotConfigured, TimeoutError) as exc:
+            logger.warning("translation engine %s is not available: %s", name, exc)
+            return EngineStatus(name, False, [], time.monotonic())
+        return EngineStatus(name, True, pairs, time.monotonic())
 
     def _translator(self, name: str) -> LLMTranslator | MTTranslator:
         if name == "llm":

@@ -8,24 +8,7 @@ from collections.abc import Sequence
 
 from docmill.llm.gateway import LLMError, LLMGateway, LLMNotConfigured, UpstreamError
 from docmill.translation.base import LanguagePair, TranslationFailed, TranslatorNotConfigured
-
-LANGUAGES: dict[str, str] = {
-    "en": "English",
-    "zh": "Chinese (Simplified)",
-    "zh-TW": "Chinese (Traditional)",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "fr": "French",
-    "de": "German",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "ru": "Russian",
-    "ar": "Arabic",
-    "hi": "Hindi",
-    "vi": "Vietnamese",
-    "nl": "Dutch",
-}
+from docmill.translation.languages import NAMES, english_name
 
 _RULES = (
     "Keep all Markdown syntax, table structure, HTML tags, LaTeX, code and URLs exactly "
@@ -38,7 +21,7 @@ _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 def language_name(code: str) -> str:
     if code in ("", "auto"):
         return "the source language (detect it)"
-    return f"{LANGUAGES.get(code, code)} ({code})"
+    return f"{english_name(code)} ({code})"
 
 
 class LLMTranslator:
@@ -110,4 +93,4 @@ class LLMTranslator:
 
     async def languages(self) -> list[LanguagePair]:
         """Every pair of the languages the prompt names (any model handles these)."""
-        return [LanguagePair(s, t) for s in LANGUAGES for t in LANGUAGES if s != t]
+        return [LanguagePair(s, t) for s in NAMES for t in NAMES if s != t]

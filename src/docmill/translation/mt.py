@@ -6,6 +6,7 @@ Request `{items: [{index, text}], source_lang, target_lang}`; answer
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,8 @@ import httpx
 
 from docmill.llm.gateway import TRANSIENT_STATUSES
 from docmill.translation.base import LanguagePair, TranslationFailed
+
+logger = logging.getLogger(__name__)
 
 
 def _unwrap(payload: Any) -> Any:
@@ -49,8 +52,10 @@ class MTTranslator:
         try:
             response = await self._client.request(method, path, json=body)
         except httpx.TransportError as exc:
+            # The address stays in the log: answers to clients never name upstreams.
+            logger.warning("MT server %s could not be reached: %r", self.base_url, exc)
             raise TranslationFailed(
-                f"The MT server at {self.base_url} could not be reached: {exc!r}", True
+                f"The MT server could not be reached ({type(exc).__name__}).", True
             ) from exc
         if response.status_code >= 400:
             raise TranslationFailed(

@@ -8,16 +8,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import AliasChoices, BaseModel, EmailStr, Field
 
 from docmill.api.deps import (
     CurrentUser,
-    OptionalUser,
     ServicesDep,
     SessionDep,
+    api_key_scheme,
     bearer_scheme,
+    resolve_user,
 )
 from docmill.api.envelope import ok
+from docmill.api.schemas import (
+    AccountUser,
+    AuthAnswer,
+    IssuedToken,
+    Profile,
+    ValidatedUser,
+    Validation,
+)
 from docmill.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from docmill.security import (
     decode_token,
@@ -50,7 +59,13 @@ class LoginBody(BaseModel):
 
 
 class PasswordBody(BaseModel):
-    current_password: str = Field(min_length=1, max_length=128)
+    # MonkeyOCR-WebApp sends `old_password`; `current_password` is accepted too.
+    old_password: str = Field(
+        min_length=1,
+        max_length=128,
+        validation_alias=AliasChoices("old_password", "current_password"),
+        description="The current password; `current_password` is accepted as an alias.",
+    )
     new_password: str = Field(min_length=8, max_length=128)
 
 
@@ -58,26 +73,27 @@ class ApiKeyBody(BaseModel):
     name: str = Field(min_length=1, max_length=100)
 
 
-def user_view(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "email": user.email,
-        "is_verified": user.is_verified,
-        "is_active": user.is_active,
-        "created_at": user.created_at.isoformat(),
-    }
+def user_view(user: User) -> AccountUser:
+    return AccountUser(
+        id=user.id,
+        username=user.username,
+        email=user.email,
+        is_verified=user.is_verified,
+        is_active=user.is_active,
+        created_at=user.created_at.isoformat(),
+    )
 
 
-def token_view(services: Services, user: User) -> dict[str, Any]:
+def new_token(services: Services, user: User) -> IssuedToken:
     ttl = timedelta(minutes=services.settings.token_ttl_minutes)
     token, expires_at = issue_token(user.id, services.settings.signing_key, ttl)
-    return {
-        "access_token": token,
-        "token_type": "bearer",
-        "expires_at": expires_at.isoformat(),
-        "expires_in": int(ttl.total_seconds()),
-    }
+    return IssuedToken(
+        token=token, expires_at=expires_at.isoformat(), expires_in=int(ttl.total_seconds())
+    )
+
+
+def auth_answer(services: Services, user: User) -> AuthAnswer:
+    return AuthAnswer(user=user_view(user), **new_token(services, user).model_dump())
 
 
 async def create_user(services: Services, username: str, email: str, password: str) -> User:
@@ -91,15 +107,15 @@ async def create_user(services: Services, username: str, email: str, password: s
 
 
 @router.post("/register", status_code=201)
-async def register(body: RegisterBody, services: ServicesDep) -> dict[str, Any]:
+async def register(body: RegisterBody, services: ServicesDep) -> AuthAnswer:
     if services.settings.registration != "open":
         raise Forbidden("Registration is closed on this server.", code="registration_closed")
     user = await create_user(services, body.username, str(body.email).lower(), body.password)
-    return ok({"user": user_view(user), "token": token_view(services, user)}, "Registered.")
+    return auth_answer(services, user)
 
 
 @router.post("/login")
-async def login(body: LoginBody, services: ServicesDep, session: SessionDep) -> dict[str, Any]:
+async def login(body: LoginBody, services: ServicesDep, session: SessionDep) -> AuthAnswer:
     user = await UserRepository(session).find_login(body.email_or_username)
     # Verify against a real hash even for unknown users, so timing does not reveal them.
     stored = user.password_hash if user else _dummy_hash()
@@ -108,7 +124,7 @@ async def login(body: LoginBody, services: ServicesDep, session: SessionDep) -> 
         raise NotAuthenticated("Wrong username, email or password.", code="invalid_credentials")
     if not user.is_active:
         raise NotAuthenticated("This account is disabled.", code="account_inactive")
-    return ok({"user": user_view(user), "token": token_view(services, user)}, "Logged in.")
+    return auth_answer(services, user)
 
 
 _DUMMY: list[str] = []
@@ -125,27 +141,27 @@ async def renew_token(
     services: ServicesDep,
     user: CurrentUser,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> dict[str, Any]:
+) -> IssuedToken:
     if bearer is None:
         raise NotAuthenticated("Renewing needs a bearer token.", code="token_required")
     decode_token(bearer.credentials, services.settings.signing_key)  # must not have expired
-    return ok(token_view(services, user), "Token renewed.")
+    return new_token(services, user)
 
 
 @router.get("/me")
-async def me(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def me(user: CurrentUser, session: SessionDep) -> Profile:
     counts = await TaskRepository(session).counts_for_owner(user.id)
-    stats = {
-        "total_tasks": counts["total"],
-        "completed_tasks": counts["completed"],
-        "public_tasks": counts["public"],
-    }
-    return ok(user_view(user) | stats)
+    return Profile(
+        **user_view(user).model_dump(),
+        total_tasks=counts["total"],
+        completed_tasks=counts["completed"],
+        public_tasks=counts["public"],
+    )
 
 
 @router.post("/password", status_code=204)
 async def change_password(body: PasswordBody, user: CurrentUser, services: ServicesDep) -> Response:
-    if not await asyncio.to_thread(verify_password, user.password_hash, body.current_password):
+    if not await asyncio.to_thread(verify_password, user.password_hash, body.old_password):
         raise Forbidden("The current password is wrong.", code="wrong_password")
     new_hash = await asyncio.to_thread(hash_password, body.new_password)
     async with transaction(services.sessions) as session:
@@ -153,9 +169,23 @@ async def change_password(body: PasswordBody, user: CurrentUser, services: Servi
     return Response(status_code=204)
 
 
-@router.get("/validate")
-async def validate(user: OptionalUser) -> dict[str, Any]:
-    return ok({"valid": user is not None, "user": user_view(user) if user else None})
+@router.get("/validate", response_model_exclude_none=True)
+async def validate(
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Validation:
+    """Whether the request's credentials are good. Missing, bad or expired ones are
+    `{valid: false}` (200), never an error."""
+    try:
+        user = await resolve_user(services, bearer.credentials if bearer else None, api_key)
+    except NotAuthenticated:
+        user = None
+    if user is None:
+        return Validation(valid=False)
+    return Validation(
+        valid=True, user=ValidatedUser(id=user.id, username=user.username, email=user.email)
+    )
 
 
 @router.post("/api-keys", status_code=201)

@@ -4,27 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
-from docmill import __version__
-from docmill.api.deps import ServicesDep, SessionDep
+from docmill.api.deps import ServicesDep, SessionDep, get_services
 from docmill.api.envelope import ok
+from docmill.api.schemas import HealthAnswer
+from docmill.health import OFF, OK, probe_dependencies
 from docmill.store.tasks import STATUSES, TaskRepository
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health")
-async def health() -> dict[str, Any]:
-    return {"status": "ok", "version": __version__}
+@router.get("/health", responses={200: {"model": HealthAnswer}})
+async def health(request: Request) -> Response:
+    """Alive: always 200 while serving. `degraded` names the failing dependency; the
+    report is at most a few seconds old (`/ready` probes afresh)."""
+    # A hot path: no dependency to solve (a sync one would hop to a thread), bytes kept.
+    _, body = await get_services(request).health.report()
+    return Response(body, media_type="application/json")
 
 
 @router.get("/api/health")
-async def api_health() -> dict[str, Any]:
-    return ok({"status": "ok", "version": __version__})
+async def api_health(services: ServicesDep) -> dict[str, Any]:
+    """The `/health` report inside the envelope."""
+    report, _ = await services.health.report()
+    return ok(report.view())
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
@@ -38,29 +44,16 @@ async def metrics(services: ServicesDep, session: SessionDep) -> Response:
 
 @router.get("/ready")
 async def ready(services: ServicesDep) -> JSONResponse:
-    checks: dict[str, str] = {}
-    try:
-        async with services.db.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # any failure means "not ready", reported as such
-        checks["database"] = f"error: {type(exc).__name__}"
-    checks["job_runner"] = "ok" if services.runner is not None else "off"
-    if services.settings.monkeyocr_url:
-        from docmill.engines.monkeyocr import check_health
-
-        settings = services.settings
-        # Only when it is the default engine does a MonkeyOCR outage make docmill unready;
-        # otherwise uploads with other engines still work, and the check says "degraded".
-        if await check_health(settings):
-            checks["monkeyocr"] = "ok"
-        elif settings.default_engine == "monkeyocr":
-            checks["monkeyocr"] = "error: unreachable or unhealthy"
-        else:
-            checks["monkeyocr"] = "degraded: unreachable or unhealthy"
-    if services.settings.redis_url:
-        checks["redis_events"] = "ok" if services.events.connected else "error: not connected"
-    ready = all(value in ("ok", "off") or value.startswith("degraded") for value in checks.values())
+    """Strict: 503 unless the database answers (and Redis, and MonkeyOCR when it is the
+    default engine). Probes every dependency afresh."""
+    states = await probe_dependencies(services)
+    checks = {"redis_events" if name == "redis" else name: state for name, state in states.items()}
+    # Only when it is the default engine does a MonkeyOCR outage make docmill unready;
+    # otherwise uploads with other engines still work, and the check says "degraded".
+    monkeyocr = checks.get("monkeyocr", OK)
+    if monkeyocr != OK and services.settings.default_engine != "monkeyocr":
+        checks["monkeyocr"] = "degraded: " + monkeyocr.removeprefix("error: ")
+    ready = all(value in (OK, OFF) or value.startswith("degraded") for value in checks.values())
     body = (
         ok({"ready": ready, "checks": checks})
         if ready

@@ -18,7 +18,7 @@ from docmill.pipeline.sync import (
 )
 from docmill.presenters import iso, listed_view
 from docmill.store.models import utcnow
-from docmill.store.tasks import TaskRepository
+from docmill.store.tasks import STATUSES, TaskRepository
 
 router = APIRouter(tags=["sync"])
 
@@ -64,6 +64,8 @@ async def sync_status(
         "counts": counts,
         "total_count": counts["total"],
         "data_version": version.etag,
+        "data_hash": version.data_hash,
+        "task_stats": {status: counts[status] for status in STATUSES},
         "last_change": iso(version.last_change),
         "server_timestamp": iso(now - policy.settle),
     }

@@ -110,7 +110,7 @@ async def task_blocks(task: ReadableTask, services: ServicesDep) -> dict[str, An
     document = await results.document(task)
     return ok(
         {
-            "preproc_blocks": results.blocks(task, document),
+            **results.blocks(task, document),
             "total_pages": task.total_pages,
             "document_metadata": results.metadata(task)
             | {"warnings": document.warnings, "timings": document.timings},

@@ -1,4 +1,5 @@
-"""Translation routes: text and batches (`/api/mt/...`), and whole documents."""
+"""Translation routes: text and batches (`/api/mt/...`, unwrapped as MonkeyOCR-WebApp
+clients read them), and whole documents (in the envelope)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ from pydantic import BaseModel, Field, model_validator
 
 from docmill.api.deps import CurrentUser, LanguageDep, OwnedTask, ReadableTask
 from docmill.api.envelope import ok
+from docmill.api.schemas import (
+    BatchAnswer,
+    BatchResultOut,
+    LanguagesAnswer,
+    TranslationAnswer,
+    TranslationFeatures,
+    TranslationHealth,
+)
 from docmill.pipeline.document_translation import translation_view
 from docmill.translation.base import check_lang
 from docmill.translation.batch import BatchItem
+from docmill.translation.languages import codes_of, languages_view
 
 router = APIRouter(tags=["translation"])
 
@@ -62,59 +72,68 @@ def _langs(source_lang: str, target_lang: str) -> None:
 @router.post("/api/mt/translate")
 async def translate_text(
     body: TranslateRequest, _: CurrentUser, language: LanguageDep
-) -> dict[str, Any]:
+) -> TranslationAnswer:
     _langs(body.source_lang, body.target_lang)
     service = language.engines.service(body.engine)
     text = await service.translate_text(body.text, body.source_lang, body.target_lang)
-    return ok(
-        {
-            "translated_text": text,
-            "source_lang": body.source_lang,
-            "target_lang": body.target_lang,
-            "engine": service.translator.name,
-        }
+    return TranslationAnswer(
+        translated_text=text,
+        source_lang=body.source_lang,
+        target_lang=body.target_lang,
+        engine=service.translator.name,
     )
 
 
 @router.post("/api/mt/translate/batch")
 @router.post("/api/translate/batch")
-async def translate_batch(
-    body: BatchRequest, _: CurrentUser, language: LanguageDep
-) -> dict[str, Any]:
+async def translate_batch(body: BatchRequest, _: CurrentUser, language: LanguageDep) -> BatchAnswer:
+    """One result per item, in request order; a failed item has `translated_text: null`
+    and its `error`."""
     _langs(body.source_lang, body.target_lang)
     service = language.engines.service(body.engine)
     items = [BatchItem(item.index, item.text) for item in body.items]
     results = await service.translate_batch(items, body.source_lang, body.target_lang)
-    views = []
-    for result in results:
-        view: dict[str, Any] = {"index": result.index, "translated_text": result.translated_text}
-        if result.error is not None:
-            view["error"] = result.error
-        views.append(view)
-    failed = sum(1 for result in results if result.error is not None)
-    message = f"{len(results) - failed} translated, {failed} failed." if failed else "OK"
-    return ok(
-        {
-            "results": views,
-            "count": len(views),
-            "engine": service.translator.name,
-            "timestamp": datetime.now(UTC).isoformat(),
-        },
-        message,
+    return BatchAnswer(
+        results=[
+            BatchResultOut(index=r.index, translated_text=r.translated_text, error=r.error)
+            for r in results
+        ],
+        source_lang=body.source_lang,
+        target_lang=body.target_lang,
+        count=len(results),
+        failed=sum(1 for result in results if result.error is not None),
+        engine=service.translator.name,
+        timestamp=datetime.now(UTC).isoformat(),
     )
 
 
 @router.get("/api/mt/languages")
 async def languages(
     _: CurrentUser, language: LanguageDep, engine: Annotated[str | None, Query()] = None
-) -> dict[str, Any]:
+) -> LanguagesAnswer:
     service = language.engines.service(engine)
     pairs = await service.translator.languages()
-    return ok(
-        {
-            "engine": service.translator.name,
-            "pairs": [{"source": p.source, "target": p.target} for p in pairs],
-        }
+    return LanguagesAnswer.model_validate(
+        languages_view(pairs) | {"engine": service.translator.name}
+    )
+
+
+@router.get("/api/mt/health")
+async def translation_health(
+    language: LanguageDep, engine: Annotated[str | None, Query(max_length=16)] = None
+) -> TranslationHealth:
+    """Whether text translation can be used now (no login needed; names no upstream)."""
+    status = await language.engines.status(engine)
+    return TranslationHealth(
+        status="healthy" if status.available else "degraded",
+        service_available=status.available,
+        supported_languages=codes_of(status.pairs),
+        features=TranslationFeatures(
+            single_translation=status.available,
+            batch_translation=status.available,
+            max_batch_size=MAX_BATCH_ITEMS,
+        ),
+        engine=status.engine,
     )
 
 
