@@ -47,6 +47,27 @@ def serve(
     )
 
 
+@app.command()
+def mcp(
+    server: str | None = typer.Option(None, help="docmill server (default DOCMILL_SERVER_URL)."),
+    api_key: str | None = typer.Option(
+        None, help="Your API key (default DOCMILL_API_KEY; prefer the variable)."
+    ),
+) -> None:
+    """Serve MCP on stdin/stdout for an MCP host, using a running docmill server."""
+    from docmill.mcp_server import run_stdio
+
+    settings = Settings()
+    key = api_key or settings.api_key
+    if not key:
+        typer.echo("Set DOCMILL_API_KEY (or --api-key) to an API key of yours.", err=True)
+        raise typer.Exit(2)
+    logging.basicConfig(level="WARNING")  # on stderr: stdout carries the protocol
+    asyncio.run(
+        run_stdio(server or settings.server_url, key, max_inline_mb=settings.mcp_max_inline_mb)
+    )
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Upgrade the database schema (Alembic)."""

@@ -120,8 +120,29 @@ class Settings(BaseSettings):
     sync_settle_s: float = 2.0  # longest time a write takes from its timestamp to its commit
     sync_purge_interval_s: float = 3600.0
 
+    # Webhooks (a POST to the task's callback URL when it ends)
+    webhook_allow_hosts: CommaList = Field(default_factory=list)  # private targets allowed
+    webhook_timeout_s: float = 10.0  # overall deadline of one delivery attempt
+    webhook_backoff_s: float = 10.0  # delay after the first failed attempt; doubles each time
+    webhook_backoff_max_s: float = 3600.0
+    webhook_retry_window_s: float = 24 * 3600.0  # no attempt is made later than this
+    webhook_concurrency: int = 8  # deliveries in flight per server
+    webhook_poll_s: float = 2.0  # how often a server looks for due deliveries
+
+    # MCP over HTTP (/mcp)
+    mcp_max_inline_mb: int = 20  # a file sent inline (base64) to the convert tool
+
+    # Client side: `docmill mcp` and `docmill convert --server` talk to this server
+    server_url: str = "http://127.0.0.1:8000"
+    api_key: str | None = None
+
     _split = field_validator(
-        "upload_url_allow_hosts", "extra_engines", "cors_origins", "llm_models", mode="before"
+        "upload_url_allow_hosts",
+        "webhook_allow_hosts",
+        "extra_engines",
+        "cors_origins",
+        "llm_models",
+        mode="before",
     )(_split_commas)
 
     @property

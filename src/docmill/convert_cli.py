@@ -1,8 +1,9 @@
-"""`docmill convert FILE... -o DIR`: offline conversion without a server.
+"""`docmill convert FILE... -o DIR`: conversion offline, or through a running server.
 
 Each input gets a folder `DIR/<name>/` laid out like a task's result folder in the
-service: `document.md`, `document.txt`, `blocks.json`, `document.json` (the whole
-Document), `images/`, and with `--pdf` the searchable PDF `searchable.pdf`. Office files
+service: `document.md`, `document.txt`, `blocks.json`, `chunks.jsonl`, `images/` and
+(offline) `document.json` (the whole Document) or (with `--server`) the downloaded
+`result.zip`; with `--pdf` (offline) also the searchable PDF `searchable.pdf`. Office files
 go through LibreOffice first (its PDF is kept as `source.pdf`); HTML, Markdown and e-mail
 are read natively.
 Mounted by the main CLI; usable alone as `convert_app`.
@@ -134,16 +135,36 @@ def convert(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Folder for the results.", file_okay=False)
     ],
-    engine: Annotated[str, typer.Option("--engine", help="Engine name.")] = "local",
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="Engine name (offline: local; server: its default)."),
+    ] = None,
     force_ocr: Annotated[
         bool, typer.Option("--force-ocr", help="OCR every page, ignoring text layers.")
     ] = False,
     pdf: Annotated[
         bool, typer.Option("--pdf", help="Also write searchable.pdf (invisible text layer).")
     ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="Convert through this docmill server (URL) instead."),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", help="API key for --server (default DOCMILL_API_KEY)."),
+    ] = None,
 ) -> None:
     """Convert FILE... into Markdown, blocks.json and images under OUTPUT_DIR."""
     settings = Settings()
+    if server is not None:
+        key = api_key or settings.api_key
+        if not key:
+            typer.secho("--server needs an API key: set DOCMILL_API_KEY.", fg="red", err=True)
+            raise typer.Exit(2)
+        if _convert_remote(files, output_dir, server, key, engine, force_ocr):
+            raise typer.Exit(1)
+        return
+    engine = engine or "local"
     options = ConvertOptions(
         force_ocr=force_ocr,
         max_pages=settings.max_pages,
@@ -203,3 +224,45 @@ def _convert_one(
     for warning in document.warnings:
         typer.secho(f"{file.name}: {warning}", fg=typer.colors.YELLOW, err=True)
     return 0
+
+
+def _convert_remote(
+    files: list[Path],
+    output_dir: Path,
+    server: str,
+    api_key: str,
+    engine: str | None,
+    force_ocr: bool,
+) -> int:
+    """Convert each file through the server: upload, follow, download and unpack the
+    result ZIP into its folder. The number of files that failed."""
+    from docmill.client import ApiError, Docmill
+    from docmill.engines.monkeyocr.unpack import UnpackLimits, unpack
+
+    taken: set[str] = set()
+    failures = 0
+    with Docmill(server, api_key=api_key) as client:
+        for file in files:
+            folder = _output_folder(output_dir, file, taken)
+            bar = _Bar(file.name)
+            try:
+                task = client.wait(
+                    client.upload(file, engine=engine, force_ocr=force_ocr), on_progress=bar
+                )
+                if task.status != "completed":
+                    raise ApiError(0, task.status, task.error_message or f"The task {task.status}.")
+                folder.mkdir(parents=True, exist_ok=True)
+                archive = client.download(task, folder / "result.zip")
+                unpack(archive, folder, UnpackLimits())
+            except (ApiError, EngineError, OSError) as exc:
+                failures += 1
+                typer.secho(f"{file.name}: {exc}", fg=typer.colors.RED, err=True)
+                continue
+            finally:
+                bar.close()
+            meta = task.metadata
+            typer.echo(
+                f"{file.name}: {task.total_pages} pages, {meta.get('blocks', 0)} blocks, "
+                f"{meta.get('images', 0)} images -> {folder} (task {task.id})"
+            )
+    return failures

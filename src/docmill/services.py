@@ -16,6 +16,7 @@ from docmill.pipeline.language import LanguageServices
 from docmill.pipeline.results import ResultReader
 from docmill.pipeline.sync import SyncPolicy, purge_tombstones_forever
 from docmill.pipeline.tasks import JobRunner, TaskService
+from docmill.pipeline.webhooks import WebhookDispatcher, WebhookService
 from docmill.store import migrate
 from docmill.store.blobs import BlobStore
 from docmill.store.db import create_engine, create_sessionmaker
@@ -33,6 +34,9 @@ class Services:
     runner: JobRunner | None
     metrics: Metrics
     language: LanguageServices
+    webhooks: WebhookService
+    #: Sends webhook deliveries (servers that run jobs; None otherwise).
+    dispatcher: WebhookDispatcher | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     #: Reads that build whole listings (a full sync of thousands of tasks) take a slot,
     #: so many at once queue instead of multiplying memory.
@@ -63,6 +67,12 @@ class Services:
             settings, db, sessions, blobs, events, results, metrics=metrics, resume_jobs=run_jobs
         )
         tasks.cache = language.cache
+        webhooks = WebhookService(settings, sessions)
+        dispatcher: WebhookDispatcher | None = None
+        if run_jobs:
+            dispatcher = WebhookDispatcher(settings, sessions, webhooks.policy)
+            tasks.dispatcher = dispatcher
+            await dispatcher.start()
         if settings.monkeyocr_url:
             from docmill.engines.monkeyocr import configure_engine
 
@@ -91,6 +101,8 @@ class Services:
             runner,
             metrics,
             language,
+            webhooks,
+            dispatcher,
             [purging],
         )
 
@@ -103,6 +115,8 @@ class Services:
         await self.language.close()
         if self.runner is not None:
             await self.runner.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
         await self.events.close()
         if self.settings.monkeyocr_url:
             from docmill.engines.monkeyocr import close_shared_clients

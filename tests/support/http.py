@@ -12,7 +12,7 @@ Route = Callable[[BaseHTTPRequestHandler], None]
 
 @contextmanager
 def serve_routes(routes: dict[str, Route]) -> Iterator[str]:
-    """Serve `routes` (path → handler) on a free port; yields the base URL."""
+    """Serve `routes` (path → handler, for GET and POST) on a free port; yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -21,6 +21,8 @@ def serve_routes(routes: dict[str, Route]) -> Iterator[str]:
                 self.send_error(404)
                 return
             route(self)
+
+        do_POST = do_GET
 
         def log_message(self, format: str, *args: object) -> None:
             return None

@@ -7,12 +7,25 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
 from docmill import __version__
 from docmill.api.envelope import install_error_handlers
-from docmill.api.routes import auth, health, live, llm, sync, tasks, translate, upload
+from docmill.api.routes import (
+    auth,
+    chunks,
+    health,
+    live,
+    llm,
+    sync,
+    tasks,
+    translate,
+    upload,
+    webhooks,
+)
 from docmill.api.routes.llm import install_llm_error_handler
 from docmill.config import Settings
+from docmill.mcp_server import http_endpoint
 from docmill.metrics import Metrics, MetricsMiddleware
 from docmill.services import Services
 
@@ -27,7 +40,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         services = await Services.start(settings, run_jobs=run_jobs, metrics=metrics)
         app.state.services = services
         try:
-            yield
+            async with mcp.run():
+                yield
         finally:
             await services.close()
 
@@ -49,6 +63,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
     install_llm_error_handler(app)
-    for module in (health, auth, upload, tasks, sync, live, llm, translate):
+    for module in (health, auth, upload, tasks, chunks, sync, live, llm, translate, webhooks):
         app.include_router(module.router)
+    mcp = http_endpoint(app, settings)
+    app.router.routes.append(Route("/mcp", mcp, include_in_schema=False))
     return app

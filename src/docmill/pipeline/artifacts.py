@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pypdfium2
 
+from docmill.chunking import chunk_document, chunks_jsonl
 from docmill.document import Document
 from docmill.store.blobs import (
     BLOCKS_JSON,
+    CHUNKS_JSONL,
     DOCUMENT_JSON,
     DOCUMENT_MD,
     DOCUMENT_TXT,
@@ -27,12 +29,14 @@ STORED_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
 
 
 def write_document(document: Document, result_dir: Path) -> None:
-    """document.json (the whole Document), document.md, document.txt and blocks.json."""
+    """document.json (the whole Document), document.md, document.txt, blocks.json and
+    chunks.jsonl (chunks with the default limits)."""
     write_atomic(result_dir / DOCUMENT_JSON, document.model_dump_json().encode())
     write_atomic(result_dir / DOCUMENT_MD, document.markdown.encode())
     write_plain_text(document, result_dir / DOCUMENT_TXT)
     blocks = [block.model_dump(mode="json") for block in document.blocks]
     write_atomic(result_dir / BLOCKS_JSON, json.dumps(blocks, ensure_ascii=False).encode())
+    write_atomic(result_dir / CHUNKS_JSONL, chunks_jsonl(chunk_document(document)))
 
 
 def write_plain_text(document: Document, target: Path) -> None:
@@ -46,11 +50,11 @@ def read_document(result_dir: Path) -> Document:
 
 
 def build_result_zip(result_dir: Path, target: Path) -> None:
-    """The download ZIP: document.md, blocks.json and images/, written beside `target`
+    """The download ZIP: document.md, blocks.json, chunks.jsonl and images/, written beside `target`
     and renamed into place. Images are stored, text is deflated; memory stays flat."""
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     with zipfile.ZipFile(tmp, "w") as archive:
-        for name in (DOCUMENT_MD, BLOCKS_JSON, DOCUMENT_TXT):
+        for name in (DOCUMENT_MD, BLOCKS_JSON, CHUNKS_JSONL, DOCUMENT_TXT):
             if (result_dir / name).is_file():
                 archive.write(result_dir / name, name, compress_type=zipfile.ZIP_DEFLATED)
         if (result_dir / SEARCHABLE_PDF).is_file():

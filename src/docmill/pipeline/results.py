@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from docmill.chunking import Chunk, chunk_document
 from docmill.config import Settings
 from docmill.document import PAGE_FURNITURE, Block, Document, ImageRef, render_block
 from docmill.errors import Conflict, InvalidInput, NotFound
@@ -68,6 +69,14 @@ class ResultReader:
             raise NotFound(
                 "The result files of this task are missing.", code="result_missing"
             ) from exc
+
+    async def chunks(self, task: Task, max_tokens: int, overlap: int) -> list[Chunk]:
+        """The task's chunks for retrieval (`docmill.chunking`), computed in a thread.
+        Raises InvalidInput (overlap over half the limit), Conflict or NotFound."""
+        if overlap > max_tokens // 2:
+            raise InvalidInput("'overlap' must be at most half of 'max_tokens'.")
+        document = await self.document(task)
+        return await asyncio.to_thread(chunk_document, document, max_tokens, overlap)
 
     def markdown(self, task: Task, document: Document) -> str:
         return self._signed_links(task.id, document.markdown)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,11 +36,15 @@ from docmill.store.tasks import (
     CANCELLED,
     COMPLETED,
     FAILED,
+    FINISHED,
     PENDING,
     PROCESSING,
     TaskRepository,
     progress_percent,
 )
+
+if TYPE_CHECKING:
+    from docmill.pipeline.webhooks import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +84,7 @@ class TaskService:
         self.events = events
         self.runner: JobRunner | None = None
         self.cache: Cache | None = None  # results by cache key, shared across restarts
+        self.dispatcher: WebhookDispatcher | None = None  # woken when a task ends
 
     # -- submission ----------------------------------------------------------------
 
@@ -92,9 +97,11 @@ class TaskService:
         options: ConvertOptions,
         is_public: bool,
         parent_id: str | None = None,
+        callback_url: str | None = None,
     ) -> Task:
         """Check the file, store it and queue a task, or complete it from the cache; an
-        e-mail's attachments become child tasks. Raises InvalidFile / UnsupportedFile /
+        e-mail's attachments become child tasks. `callback_url` must have been checked
+        (WebhookService.check_callback). Raises InvalidFile / UnsupportedFile /
         InvalidInput / PayloadTooLarge. The temporary file is consumed either way."""
         try:
             kind = await asyncio.to_thread(received.kind)
@@ -133,6 +140,7 @@ class TaskService:
             total_pages=check.pages,
             status=PENDING,
             parent_id=parent_id,
+            callback_url=callback_url,
         )
         await asyncio.to_thread(self.blobs.put_original, task.id, received.path, kind.ext)
         cached = await self._complete_from_cache(task)
@@ -417,6 +425,8 @@ class TaskService:
             task = await TaskRepository(session).get(task_id)
         if task is not None:
             await self.events.publish(task.owner_id, updated_event(task))
+            if task.status in FINISHED and self.dispatcher is not None:
+                self.dispatcher.notify()  # its webhook delivery, if any, is due now
         return task
 
     async def _published(self, task_id: str) -> Task:

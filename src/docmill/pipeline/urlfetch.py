@@ -55,6 +55,27 @@ class AddressPolicy:
             return self.address_allowed(address.ipv4_mapped)
         return address.is_global and not address.is_multicast
 
+    async def checked_address(self, host: str, port: int) -> str:
+        """The address to connect to for `host`. Raises UnsafeURL when any address it
+        resolves to is not allowed, UpstreamFailed when it does not resolve."""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except socket.gaierror as exc:
+            raise UpstreamFailed(
+                f"The host '{host}' could not be resolved.", code="dns_failed"
+            ) from exc
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        if not self.host_allowed(host):
+            refused = [a for a in addresses if not self.address_allowed(a)]
+            if refused:
+                raise UnsafeURL(
+                    f"The URL points to a private or reserved address ({refused[0]}); "
+                    "docmill does not connect to those.",
+                )
+        return str(addresses[0])
+
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's default backend, with every address checked against a policy."""
@@ -71,7 +92,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        address = await self._checked_address(host, port)
+        address = await self.policy.checked_address(host, port)
         return await self.inner.connect_tcp(
             address,
             port,
@@ -79,25 +100,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             local_address=local_address,
             socket_options=socket_options,
         )
-
-    async def _checked_address(self, host: str, port: int) -> str:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-        except socket.gaierror as exc:
-            raise UpstreamFailed(
-                f"The host '{host}' could not be resolved.", code="dns_failed"
-            ) from exc
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-        if not self.policy.host_allowed(host):
-            refused = [a for a in addresses if not self.policy.address_allowed(a)]
-            if refused:
-                raise UnsafeURL(
-                    f"The URL points to a private or reserved address ({refused[0]}); "
-                    "docmill does not fetch from those.",
-                )
-        return str(addresses[0])
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
         raise UnsafeURL("Unix sockets are not fetched.")
@@ -129,6 +131,17 @@ def check_url(url: str) -> httpx.URL:
         raise InvalidInput("The URL has no host.", code="invalid_url")
     if parsed.userinfo:
         raise UnsafeURL("URLs with credentials are not fetched.")
+    return parsed
+
+
+async def check_destination(url: str, policy: AddressPolicy) -> httpx.URL:
+    """`url` parsed, once it is http(s) and its host resolves to allowed addresses only.
+    Raises UnsafeURL, InvalidInput or UpstreamFailed (host unknown). Connections are
+    checked again when made (GuardedTransport): DNS may answer differently later."""
+    parsed = check_url(url)
+    await policy.checked_address(
+        parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
+    )
     return parsed
 
 

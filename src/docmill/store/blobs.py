@@ -2,8 +2,9 @@
 
 ```
 <blob_dir>/<id[:2]>/<id>/original.<ext>
-                         result/document.md, blocks.json, document.json, document.txt,
-                                searchable.pdf, source.pdf (Office), images/, result.zip
+                         result/document.md, blocks.json, document.json, chunks.jsonl,
+                                document.txt, searchable.pdf, source.pdf (Office), images/,
+                                result.zip
                          pages/<n>.png
 ```
 Writes go to a temporary name and are renamed into place, so a reader never sees half a file.
@@ -26,6 +27,7 @@ DOCUMENT_JSON = "document.json"
 DOCUMENT_TXT = "document.txt"
 SEARCHABLE_PDF = "searchable.pdf"
 OFFICE_PDF = "source.pdf"  # the PDF LibreOffice made of an Office original
+CHUNKS_JSONL = "chunks.jsonl"
 
 
 class BlobStore:

@@ -1,4 +1,5 @@
-"""ORM tables: users, API keys, tasks, status history, tombstones of deleted tasks."""
+"""ORM tables: users, API keys, tasks, status history, tombstones of deleted tasks,
+webhook settings and deliveries."""
 
 from __future__ import annotations
 
@@ -118,6 +119,9 @@ class Task(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
+    # Where to POST when the task ends (else the owner's default webhook URL).
+    callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+
     history: Mapped[list[TaskStatusEvent]] = relationship(
         back_populates="task",
         order_by="TaskStatusEvent.id",
@@ -148,3 +152,62 @@ class TaskTombstone(Base):
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserWebhook(Base):
+    """A user's webhook settings: the signing secret and the default callback URL."""
+
+    __tablename__ = "user_webhooks"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(100))
+    secret_created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    default_url: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event to POST to one URL, retried until it is delivered or given up.
+
+    Written in the transaction that ends the task; the body is the task as it was then.
+    `claimed_by`/`lease_until` hold it for the one server sending an attempt.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_task", "task_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # No foreign key: a delivery outlives the deletion of its task.
+    task_id: Mapped[str] = mapped_column(String(36))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery and how it went."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)

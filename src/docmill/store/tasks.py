@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from docmill.errors import InvalidInput
 from docmill.store.models import Task, TaskStatusEvent, TaskTombstone, utcnow
+from docmill.store.webhooks import EVENTS, WebhookRepository
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 """A result row of any width."""
@@ -77,6 +78,8 @@ class TaskRepository:
             TaskStatusEvent(task_id=task.id, status=task.status, message=message, timestamp=now)
         )
         await self.session.flush()
+        if task.status in FINISHED:
+            await self._ended(task.id)
         return task
 
     async def get(self, task_id: str, *, with_history: bool = True) -> Task | None:
@@ -255,7 +258,30 @@ class TaskRepository:
             TaskStatusEvent(task_id=task_id, status=status, message=message, timestamp=now)
         )
         await self.session.flush()
+        if status in FINISHED:
+            await self._ended(task_id)
         return True
+
+    async def _ended(self, task_id: str) -> None:
+        """A task has just been written with a final status: its webhook delivery (if any)
+        is written in the same transaction. Every runner ends tasks through `transition`
+        or `add`, so every runner's tasks are delivered."""
+        webhooks = WebhookRepository(self.session)
+        url = await webhooks.target_url(task_id)
+        if url is None:
+            return
+        from docmill.presenters import task_view  # presenters imports this module
+
+        task = (
+            await self.session.execute(
+                select(Task)
+                .where(Task.id == task_id)
+                .options(selectinload(Task.history))
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        payload = {"event": EVENTS[task.status], "task": task_view(task)}
+        await webhooks.enqueue(task, url, payload)
 
     async def set_progress(
         self, task_id: str, claimed_by: str, pages_done: int, total_pages: int

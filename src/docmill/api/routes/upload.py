@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -36,6 +37,7 @@ UPLOAD_BODY = {
                         "engine": {"type": "string", "example": "local"},
                         "lang": {"type": "string"},
                         "force_ocr": {"type": "string", "enum": ["true", "false"]},
+                        "callback_url": {"type": "string", "format": "uri"},
                     },
                 }
             }
@@ -53,7 +55,16 @@ def _flag(fields: dict[str, str], name: str) -> bool:
     raise InvalidInput(f"'{name}' must be true or false.")
 
 
-def _submission(services: Services, fields: dict[str, str]) -> tuple[str, ConvertOptions, bool]:
+@dataclass(frozen=True)
+class Submission:
+    engine: str
+    options: ConvertOptions
+    is_public: bool
+    callback_url: str | None
+
+
+async def _submission(services: Services, user_id: int, fields: dict[str, str]) -> Submission:
+    """The upload's options, checked. Raises InvalidInput or UnsafeURL (callback URL)."""
     engine = fields.get("engine", "").strip() or services.settings.default_engine
     lang = fields.get("lang", "").strip()[:16] or None
     options = ConvertOptions(
@@ -62,19 +73,22 @@ def _submission(services: Services, fields: dict[str, str]) -> tuple[str, Conver
         max_pages=services.settings.max_pages,
         max_image_pixels=services.settings.max_image_pixels,
     )
-    return engine, options, _flag(fields, "is_public")
+    is_public = _flag(fields, "is_public")
+    callback = fields.get("callback_url", "").strip()
+    callback_url = await services.webhooks.check_callback(user_id, callback) if callback else None
+    return Submission(engine, options, is_public, callback_url)
 
 
 async def _accept(
-    services: Services, user_id: int, received: ReceivedFile, fields: dict[str, str]
+    services: Services, user_id: int, received: ReceivedFile, submission: Submission
 ) -> JSONResponse:
-    try:
-        engine, options, is_public = _submission(services, fields)
-    except InvalidInput:
-        await received.discard()
-        raise
     task = await services.tasks.submit(
-        user_id, received, engine=engine, options=options, is_public=is_public
+        user_id,
+        received,
+        engine=submission.engine,
+        options=submission.options,
+        is_public=submission.is_public,
+        callback_url=submission.callback_url,
     )
     cached = task.status == COMPLETED
     message = "Served from the stored result." if cached else "Queued for processing."
@@ -94,7 +108,12 @@ async def upload(request: Request, user: CurrentUser, services: ServicesDep) -> 
         limit,
     )
     assert upload.file is not None
-    return await _accept(services, user.id, upload.file, upload.fields)
+    try:
+        submission = await _submission(services, user.id, upload.fields)
+    except BaseException:
+        await upload.file.discard()
+        raise
+    return await _accept(services, user.id, upload.file, submission)
 
 
 @router.post("/upload-url", status_code=202)
@@ -106,14 +125,16 @@ async def upload_url(
     engine: Annotated[str, Form()] = "",
     lang: Annotated[str, Form()] = "",
     force_ocr: Annotated[str, Form()] = "false",
+    callback_url: Annotated[str, Form(max_length=2048)] = "",
 ) -> JSONResponse:
     fields: dict[str, Any] = {
         "is_public": is_public,
         "engine": engine,
         "lang": lang,
         "force_ocr": force_ocr,
+        "callback_url": callback_url,
     }
-    _submission(services, fields)  # refuse bad options before fetching anything
+    submission = await _submission(services, user.id, fields)  # before fetching anything
     settings = services.settings
     received = await fetch_to_file(
         pdf_url.strip(),
@@ -123,4 +144,4 @@ async def upload_url(
         timeout_s=settings.upload_url_timeout_s,
         max_redirects=settings.upload_url_max_redirects,
     )
-    return await _accept(services, user.id, received, fields)
+    return await _accept(services, user.id, received, submission)

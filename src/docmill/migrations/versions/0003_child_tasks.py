@@ -1,7 +1,7 @@
 """child tasks (e-mail attachments) and longer mime types (Office formats)
 
 Revision ID: 0003_child_tasks
-Revises: 0002
+Revises: 0003_webhooks
 Create Date: 2025-12-01 23:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_child_tasks"
-down_revision = "0002"
+down_revision = "0003_webhooks"
 branch_labels = None
 depends_on = None
 
