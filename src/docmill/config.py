@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     ws_ping_interval_s: float = 20.0
     ws_queue_size: int = 256  # events a WebSocket client may lag behind before it is dropped
     ws_send_timeout_s: float = 10.0  # a client that takes longer to take one message is dropped
+    ws_close_timeout_s: float = 30.0  # how long a dropped client's close frame may wait for it
     sync_tombstone_days: float = 30.0  # deleted ids kept for incremental sync
     sync_settle_s: float = 2.0  # longest time a write takes from its timestamp to its commit
     sync_purge_interval_s: float = 3600.0

@@ -40,6 +40,12 @@ class Subscription:
                 self.queue.get_nowait()
             self.queue.put_nowait(None)
 
+    def close(self) -> None:
+        """Take no more events (the reader is leaving) and let go of the queued ones."""
+        self.dropped = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
     async def next(self) -> Event:
         """The next event. Raises SubscriberDropped once this subscriber fell behind."""
         event = await self.queue.get()

@@ -194,7 +194,8 @@ async def test_client_that_never_reads_is_dropped_without_slowing_anyone(
     make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(DELAY_ENV, "0.05")
-    settings = make_settings(ws_queue_size=64, ws_send_timeout_s=1.0)
+    # The stalled client reads again only at the end: its close frame may wait that long.
+    settings = make_settings(ws_queue_size=64, ws_send_timeout_s=1.0, ws_close_timeout_s=120)
     flood = 400
     # 400 × 32 kB of incompressible text fills the socket buffers of a client that never reads.
     padding = base64.b64encode(os.urandom(24_000)).decode()

@@ -55,11 +55,13 @@ class EventSocket:
         *,
         ping_interval_s: float,
         send_timeout_s: float,
+        close_timeout_s: float,
     ) -> None:
         self.websocket = websocket
         self.subscription = subscription
         self.ping_interval_s = ping_interval_s
         self.send_timeout_s = send_timeout_s
+        self.close_timeout_s = close_timeout_s
         self._sending = asyncio.Lock()
 
     async def run(self) -> None:
@@ -116,10 +118,13 @@ class EventSocket:
         return True
 
     async def _close(self, closing: Closing) -> None:
-        # A client that stopped reading may never take the close frame either.
+        # The server writes the close frame only once the client's socket takes data again
+        # (a client that stopped reading has full buffers): give it that long to resume and
+        # learn why it was dropped; one that never reads again just loses the connection.
+        self.subscription.close()
         with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError):
             await asyncio.wait_for(
-                self.websocket.close(closing.code, closing.reason), self.send_timeout_s
+                self.websocket.close(closing.code, closing.reason), self.close_timeout_s
             )
 
 

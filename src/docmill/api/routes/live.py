@@ -40,6 +40,7 @@ async def events_socket(websocket: WebSocket) -> None:
             subscription,
             ping_interval_s=settings.ws_ping_interval_s,
             send_timeout_s=settings.ws_send_timeout_s,
+            close_timeout_s=settings.ws_close_timeout_s,
         ).run()
 
 
